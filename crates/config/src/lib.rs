@@ -1,0 +1,1 @@
+//! .rr.yaml model.
