@@ -33,3 +33,36 @@ pub use io::{read_frame, write_frame};
 /// Default bound for one frame's payload: large enough for RoadRunner's
 /// 1000 MB default request limit, small enough to reject absurd headers.
 pub const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024 * 1024;
+
+/// Decodes `bytes` every way a peer can feed them (whole, and byte by byte)
+/// and checks the decoder's invariants. Shared by the cargo-fuzz target and a
+/// stable property test so both exercise exactly the same code.
+pub fn fuzz_decode(bytes: &[u8]) {
+    const LIMIT: usize = 1 << 16;
+    let mut whole = bytes::BytesMut::from(bytes);
+    let mut frames = Vec::new();
+    while let Ok(Some(frame)) = decode(&mut whole, LIMIT) {
+        assert!(frame.payload.len() <= LIMIT);
+        let mut again = bytes::BytesMut::new();
+        if encode(&frame, &mut again).is_ok() {
+            let back = decode(&mut again, LIMIT);
+            assert!(matches!(back, Ok(Some(ref f)) if *f == frame));
+        }
+        frames.push(frame);
+    }
+    // Fed one byte at a time, the decoder must find the same frames.
+    let mut trickle = bytes::BytesMut::new();
+    let mut seen = 0;
+    for b in bytes {
+        trickle.extend_from_slice(&[*b]);
+        match decode(&mut trickle, LIMIT) {
+            Ok(Some(frame)) => {
+                assert_eq!(frames.get(seen), Some(&frame));
+                seen += 1;
+            }
+            Ok(None) => {}
+            Err(_) => break,
+        }
+    }
+    assert!(seen <= frames.len());
+}

@@ -1,1 +1,60 @@
-//! Supervised worker pool.
+//! Coyote's worker pool: the embeddable library at the heart of the server.
+//!
+//! A [`Pool`] starts worker processes (PHP or any language speaking
+//! RoadRunner's goridge protocol), hands them [`Payload`]s and returns
+//! their [`Response`]s, and supervises them: it replaces workers that die,
+//! retires them at `max_jobs` / `ttl` / `idle_ttl` / `max_worker_memory`,
+//! kills them at `exec_ttl`, grows under load (dynamic allocator), swaps
+//! them all without failing work ([`Pool::reset`]) and stops them
+//! gracefully ([`Pool::shutdown`]).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), coyote_pool::PoolError> {
+//! use coyote_pool::{Payload, Pool, PoolOptions, WorkerCommand};
+//! let pool = Pool::start(PoolOptions {
+//!     command: WorkerCommand::from_line("php worker.php").mode("http"),
+//!     num_workers: 4,
+//!     ..PoolOptions::default()
+//! })
+//! .await?;
+//! let answer = pool.exec(Payload::raw("{}", "hello")).await?;
+//! assert_eq!(answer.body, "hello");
+//! pool.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//! - `options`: plain option structs with RoadRunner's defaults.
+//! - `relay`: frame I/O over pipes / tcp / unix, the handshake, and the
+//!   listener that matches socket connections to spawned pids.
+//! - `spawn`: process start (environment, process group, user), the exit
+//!   watcher and stderr forwarding tasks.
+//! - `worker`: a worker's shared state and the owned handle used to exec.
+//! - `pool`: idle list and FIFO waiters, one execution on the caller's task.
+//! - `stream`: streamed answers, cancelled with STOP when dropped.
+//! - `supervisor`: the pool's background task (replacement with backoff,
+//!   soft limits, dynamic allocator, rolling reset, draining).
+//! - `stats`: RSS and CPU from `/proc`.
+//!
+//! # Hot path
+//! An execution runs entirely on the caller's task: pop an idle worker
+//! (one uncontended mutex), one `write` of the encoded frame, one or more
+//! `read`s into a per-worker buffer, push the worker back (handing it
+//! directly to the oldest waiter if there is one). No channel or relay
+//! task sits between the caller and the pipe.
+
+mod error;
+mod options;
+mod pool;
+mod relay;
+mod spawn;
+mod stats;
+mod stream;
+mod supervisor;
+mod worker;
+
+pub use error::{Fault, PoolError, ProtocolError, SpawnError};
+pub use options::{DynamicOptions, PoolOptions, RelayAddress, SupervisorOptions, WorkerCommand};
+pub use pool::{Payload, Pool};
+pub use stream::ResponseStream;
+pub use worker::{Response, WorkerInfo, WorkerStatus};

@@ -1,0 +1,674 @@
+//! The pool: hands idle workers to callers (FIFO for waiters), runs one
+//! execution on the caller's own task (no relay task, no extra hop), and
+//! gives workers back or to the supervisor for replacement.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::error::PoolError;
+use crate::spawn::Spawner;
+use crate::stream::ResponseStream;
+use crate::supervisor::{self, Event};
+use crate::worker::{Answer, Response, Worker, WorkerInfo, WorkerState, WorkerStatus};
+use crate::PoolOptions;
+
+/// What a caller sends to a worker: the context (RoadRunner's "header",
+/// e.g. the HTTP request line and headers) and the body, with the codec
+/// flag describing the context's encoding.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Payload {
+    /// Context bytes.
+    pub context: Bytes,
+    /// Body bytes.
+    pub body: Bytes,
+    /// Codec flags for the frame (`goridge::flags::CODEC_*`).
+    pub codec: u8,
+}
+
+impl Payload {
+    /// A payload with the given codec.
+    pub fn new(codec: u8, context: impl Into<Bytes>, body: impl Into<Bytes>) -> Self {
+        Self {
+            context: context.into(),
+            body: body.into(),
+            codec,
+        }
+    }
+
+    /// A raw-codec payload, as jobs and the benchmark use.
+    pub fn raw(context: impl Into<Bytes>, body: impl Into<Bytes>) -> Self {
+        Self::new(goridge::flags::CODEC_RAW, context, body)
+    }
+}
+
+/// A supervised set of worker processes sharing one command.
+///
+/// Cloning is cheap and shares the pool. Executions run on the caller's
+/// task: the caller takes an idle worker, writes the request and reads the
+/// answer itself, so one execution costs two syscalls and one wakeup.
+#[derive(Clone)]
+pub struct Pool {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Queue {
+    /// Idle workers; the most recently used is at the back and goes first,
+    /// which keeps hot workers hot and lets extras idle out.
+    pub(crate) idle: VecDeque<Worker>,
+    /// Callers waiting for a worker, oldest first.
+    waiters: VecDeque<oneshot::Sender<Worker>>,
+    closed: bool,
+}
+
+pub(crate) struct Inner {
+    pub(crate) opts: Arc<PoolOptions>,
+    pub(crate) queue: Mutex<Queue>,
+    /// Every live process of this pool, idle or busy, by worker id.
+    pub(crate) registry: Mutex<HashMap<u64, Arc<WorkerState>>>,
+    pub(crate) spawner: Spawner,
+    pub(crate) events: mpsc::UnboundedSender<Event>,
+    pub(crate) generation: AtomicU64,
+    /// Workers of the current generation, neither retiring nor exited.
+    pub(crate) current_live: AtomicUsize,
+    /// Workers the pool aims to keep (static size + dynamic extras).
+    pub(crate) target: AtomicUsize,
+    pub(crate) processes: watch::Sender<usize>,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) tracker: TaskTracker,
+    pub(crate) stopping: AtomicBool,
+    /// Set when a caller had to wait; read by the dynamic allocator.
+    pub(crate) starved: AtomicBool,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Pool {
+    /// Starts the pool and waits until its initial workers are up (or have
+    /// failed; failures are logged and retried with backoff, so a broken
+    /// worker script leaves a running pool that answers `NoFreeWorkers`).
+    ///
+    /// Errors only when the pool cannot work at all: an empty command or a
+    /// relay address that cannot be bound.
+    pub async fn start(opts: PoolOptions) -> Result<Self, PoolError> {
+        let opts = Arc::new(opts);
+        let cancel = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let (events, rx) = mpsc::unbounded_channel();
+        let spawner =
+            Spawner::new(opts.clone(), tracker.clone(), cancel.clone(), events.clone()).await?;
+        let target = opts.effective_workers();
+        let inner = Arc::new(Inner {
+            opts: opts.clone(),
+            queue: Mutex::new(Queue {
+                idle: VecDeque::with_capacity(target),
+                waiters: VecDeque::new(),
+                closed: false,
+            }),
+            registry: Mutex::default(),
+            spawner,
+            events,
+            generation: AtomicU64::new(0),
+            current_live: AtomicUsize::new(0),
+            target: AtomicUsize::new(target),
+            processes: watch::Sender::new(0),
+            cancel: cancel.clone(),
+            tracker: tracker.clone(),
+            stopping: AtomicBool::new(false),
+            starved: AtomicBool::new(false),
+        });
+        let (ready_tx, ready_rx) = oneshot::channel();
+        tracker.spawn(supervisor::run(
+            Arc::downgrade(&inner),
+            rx,
+            cancel,
+            ready_tx,
+        ));
+        let _ = ready_rx.await;
+        Ok(Self { inner })
+    }
+
+    /// The pool's name (the plugin it serves).
+    pub fn name(&self) -> &str {
+        &self.inner.opts.name
+    }
+
+    /// The options the pool was started with.
+    pub fn options(&self) -> &PoolOptions {
+        &self.inner.opts
+    }
+
+    /// Sends `payload` to a worker and returns its whole answer. A streamed
+    /// answer is collected; use [`Pool::exec_stream`] to receive it in parts.
+    pub async fn exec(&self, payload: Payload) -> Result<Response, PoolError> {
+        self.exec_until(payload, None).await
+    }
+
+    /// Like [`Pool::exec`], bounded by `deadline` as a whole (waiting for a
+    /// worker included). Past the deadline the worker is killed, because a
+    /// goridge execution cannot be cancelled.
+    pub async fn exec_until(
+        &self,
+        payload: Payload,
+        deadline: Option<Instant>,
+    ) -> Result<Response, PoolError> {
+        let mut stream = self.exec_stream_until(payload, deadline).await?;
+        let Some(first) = stream.first.take() else {
+            return Err(PoolError::Stopped {
+                pool: self.name().to_owned(),
+            });
+        };
+        if !first.more {
+            stream.finish();
+            return Ok(first);
+        }
+        let mut body = bytes::BytesMut::from(&first.body[..]);
+        let mut response = first;
+        while let Some(chunk) = stream.next().await {
+            body.extend_from_slice(&chunk?.body);
+        }
+        response.body = body.freeze();
+        response.more = false;
+        Ok(response)
+    }
+
+    /// Sends `payload` and returns the answer as a stream of parts (a
+    /// non-streaming worker yields exactly one). Dropping the stream early
+    /// cancels it: the worker gets a STOP frame and is drained before it
+    /// serves anyone else.
+    pub async fn exec_stream(&self, payload: Payload) -> Result<ResponseStream, PoolError> {
+        self.exec_stream_until(payload, None).await
+    }
+
+    async fn exec_stream_until(
+        &self,
+        payload: Payload,
+        deadline: Option<Instant>,
+    ) -> Result<ResponseStream, PoolError> {
+        if payload.context.is_empty() && payload.body.is_empty() {
+            return Err(PoolError::EmptyPayload);
+        }
+        let inner = &self.inner;
+        let alloc_deadline = {
+            let by_timeout = Instant::now() + inner.opts.allocate_timeout;
+            deadline.map_or(by_timeout, |d| d.min(by_timeout))
+        };
+        // A worker that asks to be replaced gets the same payload retried
+        // on another worker, as RoadRunner does; bounded so a script that
+        // always asks cannot loop forever.
+        for _ in 0..=inner.target.load(Ordering::Relaxed).max(1) * 2 {
+            let worker = if inner.opts.debug {
+                self.debug_worker().await?
+            } else {
+                self.acquire(alloc_deadline).await?
+            };
+            let mut lease = Lease::new(worker, inner.clone());
+            match lease.start(&payload, deadline).await? {
+                Some(first) => {
+                    return Ok(ResponseStream::new(lease, first, deadline));
+                }
+                None => continue,
+            }
+        }
+        Err(PoolError::NoFreeWorkers {
+            pool: self.name().to_owned(),
+            waited: Duration::ZERO,
+        })
+    }
+
+    /// Takes an idle worker, or waits in line for one until `deadline`.
+    async fn acquire(&self, deadline: Instant) -> Result<Worker, PoolError> {
+        let inner = &self.inner;
+        loop {
+            let rx = {
+                let mut q = lock(&inner.queue);
+                if q.closed {
+                    return Err(inner.stopped());
+                }
+                while let Some(worker) = q.idle.pop_back() {
+                    if worker.usable() {
+                        return Ok(worker);
+                    }
+                    inner.retire(worker, None);
+                }
+                let limit = inner.opts.max_queue_size;
+                if limit > 0 && q.waiters.len() >= limit {
+                    q.waiters.retain(|w| !w.is_closed());
+                    if q.waiters.len() >= limit {
+                        return Err(PoolError::QueueFull {
+                            pool: inner.opts.name.clone(),
+                            limit,
+                        });
+                    }
+                }
+                let (tx, rx) = oneshot::channel();
+                q.waiters.push_back(tx);
+                rx
+            };
+            if inner.opts.dynamic.is_some() && !inner.starved.swap(true, Ordering::Relaxed) {
+                let _ = inner.events.send(Event::Starved);
+            }
+            let started = Instant::now();
+            match tokio::time::timeout_at(deadline, rx).await {
+                Ok(Ok(worker)) if worker.usable() => return Ok(worker),
+                Ok(Ok(worker)) => inner.retire(worker, None),
+                Ok(Err(_)) => return Err(inner.stopped()),
+                Err(_) => {
+                    return Err(PoolError::NoFreeWorkers {
+                        pool: inner.opts.name.clone(),
+                        waited: started.elapsed(),
+                    })
+                }
+            }
+        }
+    }
+
+    /// Debug mode: a fresh worker for every execution.
+    async fn debug_worker(&self) -> Result<Worker, PoolError> {
+        let inner = &self.inner;
+        if inner.stopping.load(Ordering::Acquire) {
+            return Err(inner.stopped());
+        }
+        let worker = inner
+            .spawner
+            .spawn(inner.generation.load(Ordering::Acquire))
+            .await?;
+        inner.register(&worker);
+        worker.state.retire(WorkerStatus::Ready);
+        Ok(worker)
+    }
+
+    /// A snapshot of every worker process, for operators.
+    pub fn workers(&self) -> Vec<WorkerInfo> {
+        let states: Vec<_> = lock(&self.inner.registry).values().cloned().collect();
+        let mut infos: Vec<_> = states.iter().map(|s| s.info()).collect();
+        infos.sort_by_key(|i| i.created);
+        infos
+    }
+
+    /// Number of live worker processes (idle, busy or stopping).
+    pub fn process_count(&self) -> usize {
+        *self.inner.processes.borrow()
+    }
+
+    /// Number of workers idle right now (a request would be served at once).
+    pub fn idle_count(&self) -> usize {
+        lock(&self.inner.queue)
+            .idle
+            .iter()
+            .filter(|w| w.usable())
+            .count()
+    }
+
+    /// Replaces every worker with a fresh one (new code), one by one and
+    /// without failing in-flight or queued work: new workers are started
+    /// first, old ones leave when idle. Returns when no old worker is left,
+    /// or after `reset_timeout` (stragglers are then killed).
+    pub async fn reset(&self) -> Result<(), PoolError> {
+        let inner = &self.inner;
+        if inner.stopping.load(Ordering::Acquire) {
+            return Err(inner.stopped());
+        }
+        let (tx, rx) = oneshot::channel();
+        let generation = inner.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        inner.current_live.store(0, Ordering::Release);
+        let _ = inner.events.send(Event::Reset(generation, tx));
+        match tokio::time::timeout(inner.opts.reset_timeout, rx).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(inner.stopped()),
+            Err(_) => {
+                let old: Vec<_> = lock(&inner.registry)
+                    .values()
+                    .filter(|s| s.generation < generation)
+                    .cloned()
+                    .collect();
+                for state in old {
+                    tracing::warn!(pool = %inner.opts.name, pid = state.pid,
+                        "worker still busy after reset_timeout; killing it");
+                    state.retire(WorkerStatus::Destroyed);
+                    state.kill_now();
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Adds one worker to the static size (`informer.AddWorker`).
+    pub fn add_worker(&self) {
+        let _ = self.inner.events.send(Event::Resize(1));
+    }
+
+    /// Removes one worker from the static size (`informer.RemoveWorker`).
+    pub fn remove_worker(&self) {
+        let _ = self.inner.events.send(Event::Resize(-1));
+    }
+
+    /// Graceful stop: refuses new work, lets busy workers finish (up to
+    /// `destroy_timeout`), sends every worker the stop frame, kills those
+    /// still alive after `destroy_timeout`, and waits for every task.
+    pub async fn shutdown(&self) {
+        let inner = &self.inner;
+        if inner.stopping.swap(true, Ordering::AcqRel) {
+            return self.wait_stopped().await;
+        }
+        let idle: Vec<Worker> = {
+            let mut q = lock(&inner.queue);
+            q.closed = true;
+            q.waiters.clear();
+            q.idle.drain(..).collect()
+        };
+        for worker in idle {
+            inner.retire(worker, Some(WorkerStatus::Stopping));
+        }
+        let deadline = Instant::now() + inner.opts.destroy_timeout;
+        let mut processes = inner.processes.subscribe();
+        let all_gone = tokio::time::timeout_at(deadline, processes.wait_for(|n| *n == 0)).await;
+        if all_gone.is_err() {
+            tracing::warn!(pool = %inner.opts.name, left = self.process_count(),
+                "workers still running after destroy_timeout; killing them");
+        }
+        self.wait_stopped().await;
+    }
+
+    async fn wait_stopped(&self) {
+        let inner = &self.inner;
+        inner.cancel.cancel();
+        inner.tracker.close();
+        inner.tracker.wait().await;
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Last handle gone without shutdown(): kill every process.
+        self.cancel.cancel();
+    }
+}
+
+impl Inner {
+    pub(crate) fn stopped(&self) -> PoolError {
+        PoolError::Stopped {
+            pool: self.opts.name.clone(),
+        }
+    }
+
+    pub(crate) fn register(&self, worker: &Worker) {
+        let mut registry = lock(&self.registry);
+        registry.insert(worker.state.id, worker.state.clone());
+        self.processes.send_replace(registry.len());
+    }
+
+    pub(crate) fn unregister(&self, id: u64) -> Option<Arc<WorkerState>> {
+        let mut registry = lock(&self.registry);
+        let state = registry.remove(&id);
+        self.processes.send_replace(registry.len());
+        state
+    }
+
+    /// Gives a worker back after a job: to the next waiter, to the idle
+    /// list, or to the supervisor when it must be replaced.
+    pub(crate) fn release(&self, worker: Worker) {
+        if !worker.usable() || self.outdated(&worker) {
+            let why = if worker.max_jobs > 0 && worker.state.num_execs() >= worker.max_jobs {
+                Some(WorkerStatus::MaxJobsReached)
+            } else {
+                None
+            };
+            return self.retire(worker, why);
+        }
+        worker.state.set_status(WorkerStatus::Ready);
+        let mut q = lock(&self.queue);
+        if q.closed {
+            drop(q);
+            return self.retire(worker, Some(WorkerStatus::Stopping));
+        }
+        let mut worker = worker;
+        while let Some(waiter) = q.waiters.pop_front() {
+            match waiter.send(worker) {
+                Ok(()) => return,
+                Err(back) => worker = back,
+            }
+        }
+        q.idle.push_back(worker);
+    }
+
+    /// True for a worker of an older generation once enough new ones run.
+    fn outdated(&self, worker: &Worker) -> bool {
+        worker.state.generation < self.generation.load(Ordering::Acquire)
+            && self.current_live.load(Ordering::Acquire) >= self.target.load(Ordering::Relaxed)
+    }
+
+    /// Hands a worker to the supervisor to be stopped and replaced.
+    pub(crate) fn retire(&self, worker: Worker, why: Option<WorkerStatus>) {
+        worker
+            .state
+            .retire(why.unwrap_or(if worker.state.has_exited() {
+                WorkerStatus::Errored
+            } else {
+                WorkerStatus::Invalid
+            }));
+        if let Err(mpsc::error::SendError(event)) = self.events.send(Event::Retire(worker)) {
+            // Supervisor gone (pool stopped): kill instead of stopping.
+            if let Event::Retire(worker) = event {
+                worker.state.kill_now();
+            }
+        }
+    }
+
+    /// Kills a worker that cannot be trusted any more (protocol error,
+    /// exec_ttl, deadline) and lets the supervisor replace it.
+    pub(crate) fn kill(&self, worker: Worker, why: WorkerStatus) {
+        worker.state.retire(why);
+        worker.state.set_status(why);
+        worker.state.kill_now();
+        drop(worker);
+    }
+}
+
+/// A worker lent to one execution. If the caller's future is dropped
+/// mid-execution (a client went away), `Drop` hands the worker to the
+/// supervisor to be drained instead of leaking it or killing it.
+pub(crate) struct Lease {
+    worker: Option<Worker>,
+    pub(crate) inner: Arc<Inner>,
+    /// A request was written and its answer is not fully read.
+    in_flight: bool,
+    /// The answer is a stream (its first frame had STREAM set).
+    streaming: bool,
+}
+
+impl Lease {
+    fn new(worker: Worker, inner: Arc<Inner>) -> Self {
+        Self {
+            worker: Some(worker),
+            inner,
+            in_flight: false,
+            streaming: false,
+        }
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.worker.as_ref().map_or(0, Worker::pid)
+    }
+
+    /// Writes the request and reads the first answer frame. `Ok(None)`:
+    /// the worker asked to be replaced and the caller should retry.
+    async fn start(
+        &mut self,
+        payload: &Payload,
+        deadline: Option<Instant>,
+    ) -> Result<Option<Response>, PoolError> {
+        let Some(worker) = self.worker.as_mut() else {
+            return Err(self.inner.stopped());
+        };
+        worker.state.set_status(WorkerStatus::Working);
+        self.in_flight = true;
+        let exec_ttl = self.inner.opts.supervisor.exec_ttl;
+        let io = async {
+            worker
+                .send_request(payload.codec, &payload.context, &payload.body)
+                .await?;
+            worker.read_answer().await
+        };
+        let result = bounded(io, exec_ttl, deadline).await;
+        match result {
+            Bounded::Done(Ok(Answer::Frame(first))) => {
+                if first.more {
+                    self.streaming = true;
+                } else {
+                    self.in_flight = false;
+                }
+                Ok(Some(first))
+            }
+            Bounded::Done(Ok(Answer::StopRequested)) => {
+                self.in_flight = false;
+                if let Some(worker) = self.worker.take() {
+                    self.inner.retire(worker, Some(WorkerStatus::Invalid));
+                }
+                Ok(None)
+            }
+            Bounded::Done(Err(e)) => Err(self.fail(e)),
+            Bounded::ExecTtl => {
+                let pid = self.pid();
+                self.kill(WorkerStatus::ExecTtlReached);
+                Err(PoolError::ExecTtl { pid, ttl: exec_ttl })
+            }
+            Bounded::Deadline => {
+                let pid = self.pid();
+                self.kill(WorkerStatus::Destroyed);
+                Err(PoolError::Deadline { pid })
+            }
+        }
+    }
+
+    /// Reads the next frame of a streamed answer.
+    pub(crate) async fn next_frame(
+        &mut self,
+        deadline: Option<Instant>,
+    ) -> Result<Response, PoolError> {
+        let Some(worker) = self.worker.as_mut() else {
+            return Err(self.inner.stopped());
+        };
+        let opts = &self.inner.opts;
+        // exec_ttl, when set, bounds each stream frame (RoadRunner's rule);
+        // otherwise stream_timeout does.
+        let per_frame = if opts.supervisor.exec_ttl.is_zero() {
+            opts.stream_timeout
+        } else {
+            opts.supervisor.exec_ttl
+        };
+        match bounded(worker.next_stream_frame(), per_frame, deadline).await {
+            Bounded::Done(Ok(frame)) => {
+                if !frame.more {
+                    self.in_flight = false;
+                }
+                Ok(frame)
+            }
+            Bounded::Done(Err(e)) => Err(self.fail(e)),
+            Bounded::ExecTtl => {
+                let pid = self.pid();
+                self.kill(WorkerStatus::ExecTtlReached);
+                Err(PoolError::StreamTimeout {
+                    pid,
+                    timeout: per_frame,
+                })
+            }
+            Bounded::Deadline => {
+                let pid = self.pid();
+                self.kill(WorkerStatus::Destroyed);
+                Err(PoolError::Deadline { pid })
+            }
+        }
+    }
+
+    /// Classifies a failed exchange: a job error keeps the worker, anything
+    /// else kills it.
+    fn fail(&mut self, error: PoolError) -> PoolError {
+        match &error {
+            PoolError::Job { .. } => {
+                self.in_flight = false;
+                if let Some(worker) = self.worker.take() {
+                    worker.finished();
+                    self.inner.release(worker);
+                }
+            }
+            PoolError::WorkerGone { .. } => self.kill(WorkerStatus::Errored),
+            _ => {
+                if let Some(worker) = &self.worker {
+                    tracing::warn!(pool = %self.inner.opts.name, pid = worker.pid(), error = %error,
+                        "killing worker");
+                }
+                self.kill(WorkerStatus::Errored);
+            }
+        }
+        error
+    }
+
+    fn kill(&mut self, why: WorkerStatus) {
+        self.in_flight = false;
+        if let Some(worker) = self.worker.take() {
+            self.inner.kill(worker, why);
+        }
+    }
+
+    /// The answer is complete: count the job and give the worker back.
+    pub(crate) fn complete(&mut self) {
+        if let Some(worker) = self.worker.take() {
+            worker.finished();
+            self.inner.release(worker);
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let Some(worker) = self.worker.take() else {
+            return;
+        };
+        if self.in_flight {
+            let _ = self.inner.events.send(Event::Abandoned(worker, self.streaming));
+        } else {
+            worker.finished();
+            self.inner.release(worker);
+        }
+    }
+}
+
+enum Bounded<T> {
+    Done(T),
+    ExecTtl,
+    Deadline,
+}
+
+/// Runs `io` under the exec_ttl (0 = none) and the caller's deadline.
+async fn bounded<T>(
+    io: impl std::future::Future<Output = T>,
+    ttl: Duration,
+    deadline: Option<Instant>,
+) -> Bounded<T> {
+    let ttl_deadline = (!ttl.is_zero()).then(|| Instant::now() + ttl);
+    match (ttl_deadline, deadline) {
+        (None, None) => Bounded::Done(io.await),
+        (Some(t), Some(d)) if d < t => match tokio::time::timeout_at(d, io).await {
+            Ok(v) => Bounded::Done(v),
+            Err(_) => Bounded::Deadline,
+        },
+        (Some(t), _) => match tokio::time::timeout_at(t, io).await {
+            Ok(v) => Bounded::Done(v),
+            Err(_) => Bounded::ExecTtl,
+        },
+        (None, Some(d)) => match tokio::time::timeout_at(d, io).await {
+            Ok(v) => Bounded::Done(v),
+            Err(_) => Bounded::Deadline,
+        },
+    }
+}

@@ -1,0 +1,370 @@
+//! A relay carries frames between the pool and one worker: the worker's
+//! pipes, or a TCP / unix connection the worker opened to the pool.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use goridge::{flags, Frame, FrameError, Options};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::error::{ProtocolError, SpawnError};
+use crate::RelayAddress;
+
+type Reader = Box<dyn AsyncRead + Send + Unpin>;
+type Writer = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// Frame-level I/O on one worker connection, with reusable buffers so an
+/// execution allocates nothing but the response payload it returns.
+pub(crate) struct Relay {
+    reader: Reader,
+    writer: Writer,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
+    max_payload: usize,
+    /// Once a frame has started arriving, the rest must follow within this.
+    partial_timeout: Duration,
+}
+
+/// What a read from the relay can fail with.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    /// The connection closed or failed.
+    Io(std::io::Error),
+    /// The bytes were not a frame.
+    Frame(FrameError),
+    /// Half a frame arrived and the rest did not follow in time.
+    Stalled,
+}
+
+impl Relay {
+    pub(crate) fn new(
+        reader: Reader,
+        writer: Writer,
+        max_payload: usize,
+        partial_timeout: Duration,
+    ) -> Self {
+        Self {
+            reader,
+            writer,
+            rbuf: BytesMut::with_capacity(16 * 1024),
+            wbuf: BytesMut::with_capacity(16 * 1024),
+            max_payload,
+            partial_timeout,
+        }
+    }
+
+    /// Sends one frame whose payload is `parts` joined.
+    pub(crate) async fn send(
+        &mut self,
+        frame_flags: u8,
+        stream: u8,
+        options: &Options,
+        parts: &[&[u8]],
+    ) -> Result<(), std::io::Error> {
+        self.wbuf.clear();
+        goridge::encode_parts(frame_flags, stream, options, parts, &mut self.wbuf)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        self.writer.write_all(&self.wbuf).await?;
+        // Keep a huge request body from pinning memory for the worker's life.
+        if self.wbuf.capacity() > 1024 * 1024 {
+            self.wbuf = BytesMut::with_capacity(16 * 1024);
+        }
+        Ok(())
+    }
+
+    /// Sends a control frame (JSON payload).
+    pub(crate) async fn send_control(&mut self, json: &[u8]) -> Result<(), std::io::Error> {
+        self.send(
+            flags::CONTROL | flags::CODEC_JSON,
+            0,
+            &Options::new(),
+            &[json],
+        )
+        .await
+    }
+
+    /// Receives one frame. Waiting for the first byte is unbounded (the
+    /// caller applies exec_ttl); the rest of a started frame must arrive
+    /// within `partial_timeout`, so half a frame cannot hang a request.
+    pub(crate) async fn recv(&mut self) -> Result<Frame, ReadError> {
+        loop {
+            if let Some(frame) =
+                goridge::decode(&mut self.rbuf, self.max_payload).map_err(ReadError::Frame)?
+            {
+                return Ok(frame);
+            }
+            let want = goridge::reserve_hint(&self.rbuf, self.max_payload)
+                .map_err(ReadError::Frame)?;
+            self.rbuf
+                .reserve(want.saturating_sub(self.rbuf.len()).max(4096));
+            let n = if self.rbuf.is_empty() {
+                self.reader.read_buf(&mut self.rbuf).await
+            } else {
+                match tokio::time::timeout(
+                    self.partial_timeout,
+                    self.reader.read_buf(&mut self.rbuf),
+                )
+                .await
+                {
+                    Ok(n) => n,
+                    Err(_) => return Err(ReadError::Stalled),
+                }
+            }
+            .map_err(ReadError::Io)?;
+            if n == 0 {
+                return Err(if self.rbuf.is_empty() {
+                    ReadError::Io(std::io::ErrorKind::UnexpectedEof.into())
+                } else {
+                    ReadError::Frame(FrameError::Truncated {
+                        needed: want,
+                        got: self.rbuf.len(),
+                    })
+                });
+            }
+        }
+    }
+
+    /// True when bytes arrived that no request asked for (stray output
+    /// while the worker was idle).
+    pub(crate) fn has_unread(&self) -> bool {
+        !self.rbuf.is_empty()
+    }
+
+    /// Server side of the pid handshake; returns the worker's pid.
+    pub(crate) async fn handshake(&mut self) -> Result<u32, SpawnError> {
+        let hello = format!("{{\"pid\":{}}}", std::process::id());
+        self.send_control(hello.as_bytes()).await?;
+        let frame = match self.recv().await {
+            Ok(frame) => frame,
+            Err(ReadError::Io(e)) => return Err(SpawnError::Io(e)),
+            Err(ReadError::Frame(e)) => return Err(ProtocolError::Frame(e).into()),
+            Err(ReadError::Stalled) => {
+                return Err(ProtocolError::Handshake("half a frame, then silence".into()).into())
+            }
+        };
+        if !frame.has_flag(flags::CONTROL) {
+            return Err(ProtocolError::Handshake(format!(
+                "expected a CONTROL frame, got flags {:#04x}",
+                frame.flags
+            ))
+            .into());
+        }
+        #[derive(serde::Deserialize)]
+        struct Pid {
+            pid: i64,
+        }
+        let pid: Pid = serde_json::from_slice(&frame.payload).map_err(|e| {
+            ProtocolError::Handshake(format!(
+                "payload {:?} is not {{\"pid\":N}}: {e}",
+                String::from_utf8_lossy(&frame.payload)
+            ))
+        })?;
+        u32::try_from(pid.pid)
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| ProtocolError::Handshake(format!("invalid pid {}", pid.pid)).into())
+    }
+}
+
+/// A connection that finished the handshake, waiting to be claimed by the
+/// spawn that started its process.
+enum Slot {
+    Waiting(oneshot::Sender<Relay>),
+    Arrived(Relay, Instant),
+}
+
+/// The listening side of the tcp / unix relays: accepts worker
+/// connections, does the handshake, and hands each connection to the spawn
+/// waiting for that pid.
+pub(crate) struct RelayListener {
+    slots: Arc<Mutex<HashMap<u32, Slot>>>,
+    /// The address workers are told to connect to (port 0 resolved).
+    env_address: String,
+}
+
+impl RelayListener {
+    /// Binds `address` and starts the accept loop on `tracker`.
+    pub(crate) async fn bind(
+        address: &RelayAddress,
+        max_payload: usize,
+        partial_timeout: Duration,
+        tracker: &TaskTracker,
+        cancel: CancellationToken,
+    ) -> Result<Self, SpawnError> {
+        let slots: Arc<Mutex<HashMap<u32, Slot>>> = Arc::default();
+        let listen_err = |source| SpawnError::Listen {
+            address: address.to_env(None),
+            source,
+        };
+        let env_address = match address {
+            RelayAddress::Pipes => {
+                return Err(listen_err(std::io::Error::other(
+                    "pipes need no listener",
+                )))
+            }
+            RelayAddress::Tcp(addr) => {
+                let listener = Arc::new(TcpListener::bind(addr).await.map_err(listen_err)?);
+                let local = listener.local_addr().map_err(listen_err)?;
+                let slots = slots.clone();
+                tracker.spawn(accept_loop(
+                    move || {
+                        let listener = listener.clone();
+                        async move {
+                            let (stream, _) = listener.accept().await?;
+                            stream.set_nodelay(true)?;
+                            let (r, w) = stream.into_split();
+                            Ok((Box::new(r) as Reader, Box::new(w) as Writer))
+                        }
+                    },
+                    slots,
+                    max_payload,
+                    partial_timeout,
+                    cancel,
+                ));
+                address.to_env(Some(&local.to_string()))
+            }
+            RelayAddress::Unix(path) => {
+                remove_stale_socket(path);
+                let listener = Arc::new(UnixListener::bind(path).map_err(listen_err)?);
+                let slots = slots.clone();
+                let cleanup = path.clone();
+                tracker.spawn(async move {
+                    accept_loop(
+                        move || {
+                            let listener = listener.clone();
+                            async move {
+                                let (stream, _) = listener.accept().await?;
+                                let (r, w) = stream.into_split();
+                                Ok((Box::new(r) as Reader, Box::new(w) as Writer))
+                            }
+                        },
+                        slots,
+                        max_payload,
+                        partial_timeout,
+                        cancel,
+                    )
+                    .await;
+                    let _ = std::fs::remove_file(cleanup);
+                });
+                address.to_env(None)
+            }
+        };
+        Ok(Self { slots, env_address })
+    }
+
+    /// `RR_RELAY` for workers of this listener.
+    pub(crate) fn env_address(&self) -> &str {
+        &self.env_address
+    }
+
+    /// Waits for the process `pid` to connect and complete the handshake.
+    pub(crate) async fn claim(&self, pid: u32, timeout: Duration) -> Result<Relay, SpawnError> {
+        let rx = {
+            let mut slots = lock(&self.slots);
+            match slots.remove(&pid) {
+                Some(Slot::Arrived(relay, _)) => return Ok(relay),
+                Some(Slot::Waiting(_)) | None => {
+                    let (tx, rx) = oneshot::channel();
+                    slots.insert(pid, Slot::Waiting(tx));
+                    rx
+                }
+            }
+        };
+        let result = tokio::time::timeout(timeout, rx).await;
+        match result {
+            Ok(Ok(relay)) => Ok(relay),
+            Ok(Err(_)) | Err(_) => {
+                lock(&self.slots).remove(&pid);
+                Err(SpawnError::Timeout(timeout))
+            }
+        }
+    }
+
+    /// Forgets a pid whose process died before connecting.
+    pub(crate) fn forget(&self, pid: u32) {
+        lock(&self.slots).remove(&pid);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Removes a leftover unix socket (never a regular file), as RoadRunner does.
+fn remove_stale_socket(path: &PathBuf) {
+    use std::os::unix::fs::FileTypeExt;
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.file_type().is_socket() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+async fn accept_loop<F, Fut>(
+    accept: F,
+    slots: Arc<Mutex<HashMap<u32, Slot>>>,
+    max_payload: usize,
+    partial_timeout: Duration,
+    cancel: CancellationToken,
+) where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = std::io::Result<(Reader, Writer)>>,
+{
+    // Handshakes run one at a time on this task: each is two small frames
+    // from a process that just connected, and a worker that stalls is cut
+    // off by the timeout, so a dedicated task per connection buys nothing.
+    loop {
+        let accepted = tokio::select! {
+            () = cancel.cancelled() => return,
+            accepted = accept() => accepted,
+        };
+        let (reader, writer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::warn!(error = %e, "relay accept failed");
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = tokio::time::sleep(Duration::from_millis(50)) => continue,
+                }
+            }
+        };
+        let mut relay = Relay::new(reader, writer, max_payload, partial_timeout);
+        let pid = tokio::select! {
+            () = cancel.cancelled() => return,
+            r = tokio::time::timeout(partial_timeout, relay.handshake()) => r,
+        };
+        let pid = match pid {
+            Ok(Ok(pid)) => pid,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "relay connection failed the handshake");
+                continue;
+            }
+            Err(_) => {
+                tracing::warn!("relay connection sent no handshake in time");
+                continue;
+            }
+        };
+        let mut slots = lock(&slots);
+        slots.retain(|_, slot| match slot {
+            Slot::Arrived(_, at) => at.elapsed() < Duration::from_secs(120),
+            Slot::Waiting(tx) => !tx.is_closed(),
+        });
+        match slots.remove(&pid) {
+            Some(Slot::Waiting(tx)) => {
+                if let Err(relay) = tx.send(relay) {
+                    slots.insert(pid, Slot::Arrived(relay, Instant::now()));
+                }
+            }
+            _ => {
+                slots.insert(pid, Slot::Arrived(relay, Instant::now()));
+            }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what Coyote needs from Debian's packages, only when missing.
+#   scripts/deps.sh test    PHP CLI, PHPUnit, PSR-7 libraries (tests, examples)
+#   scripts/deps.sh bench   the above plus wrk, nginx, php-fpm (benchmarks)
+set -euo pipefail
+want=(php-cli phpunit php-nyholm-psr7 php-psr-http-factory php-psr-http-message)
+case "${1:-test}" in
+  test) ;;
+  bench) want+=(wrk nginx php-fpm) ;;
+  *) echo "usage: $0 [test|bench]" >&2; exit 2 ;;
+esac
+missing=()
+for pkg in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}" >&2
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
