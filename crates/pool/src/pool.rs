@@ -456,11 +456,11 @@ impl Inner {
             } else {
                 WorkerStatus::Invalid
             }));
-        if let Err(mpsc::error::SendError(event)) = self.events.send(Event::Retire(worker)) {
+        if let Err(mpsc::error::SendError(Event::Retire(worker))) =
+            self.events.send(Event::Retire(worker))
+        {
             // Supervisor gone (pool stopped): kill instead of stopping.
-            if let Event::Retire(worker) = event {
-                worker.state.kill_now();
-            }
+            worker.state.kill_now();
         }
     }
 

@@ -2,6 +2,8 @@
 //! Every wait has a deadline; no test sleeps to "let things settle" without
 //! checking a condition.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashSet;
 use std::future::Future;
 use std::path::Path;
