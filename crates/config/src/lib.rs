@@ -1,1 +1,230 @@
-//! .rr.yaml model.
+//! The `.rr.yaml` (version 3) model of Coyote, a RoadRunner-compatible PHP
+//! application server: read a configuration file, expand `${VAR}`s, apply
+//! `-o` overrides, decode every section into typed structs with RoadRunner's
+//! defaults and validate them, reporting **every** bad key with its dotted
+//! path and `file:line:column`, so the server can refuse to start before it
+//! binds anything.
+//!
+//! ```
+//! use coyote_config::{Config, LoadOptions};
+//!
+//! let yaml = r#"
+//! version: "3"
+//! server:
+//!   command: "php worker.php"
+//! http:
+//!   address: 127.0.0.1:8080
+//!   pool:
+//!     num_workers: ${WORKERS:-4}
+//! "#;
+//! let loaded = Config::from_str(yaml, &LoadOptions::default()).unwrap();
+//! let http = loaded.config.http.as_ref().unwrap();
+//! assert_eq!(http.pool.num_workers, 4);
+//! assert_eq!(http.internal_error_code, 500);
+//! ```
+//!
+//! # Layout
+//! - `lib.rs`: [`Config`], [`LoadOptions`], [`Loaded`], the entry points.
+//! - `load.rs`: the pipeline (version, includes, expansion, overrides,
+//!   sections, validation).
+//! - `node.rs`: [`Node`], a YAML tree that keeps positions (parsed with
+//!   yaml-rust2's event API).
+//! - `de.rs`: a serde deserializer over [`Node`], weakly typed like
+//!   RoadRunner's decoder, that collects every error with its path.
+//! - `validate.rs`: cross-key checks and "0 means default" rules.
+//! - `env.rs`: `${VAR}` expansion and dotenv files.
+//! - `duration.rs`: Go durations; `addr.rs`: listen addresses and relays;
+//!   `fields.rs`: shared field decoders (commands, CIDRs, ...).
+//! - `sections/`: one module per typed section (`server`, `pool`, `http`,
+//!   `rpc`, `logs`, `metrics`, `status`, `endure`).
+//! - `error.rs`: [`ConfigError`], [`Problem`], [`Location`].
+//!
+//! # Rules worth knowing
+//! - `version: "3"` is required (a string). `include: [files]` merges files
+//!   over the root, in order, maps key by key.
+//! - Values (never keys) are expanded: `$VAR`, `${VAR}`, `${VAR:-default}`
+//!   (the default applies when the variable is unset or empty). The
+//!   environment is [`LoadOptions::env`], never the process environment;
+//!   dotenv values only fill variables not already set.
+//! - Typing is weak as in RoadRunner: `"4"` is an integer, a string where a
+//!   list is expected is split on commas (`-o server.command=php,worker.php`,
+//!   as Laravel Octane passes it), `null` is the same as an absent key.
+//!   Unknown keys and sections produce warnings, not errors.
+//! - A command given as one string (or a one-element list) is split on
+//!   whitespace (`php worker.php`); there is no shell quoting. Beware that a
+//!   comma inside a one-string command splits it too, exactly as in
+//!   RoadRunner: use the list form for such commands.
+//! - Durations are Go durations; a bare integer is nanoseconds (Go's rule),
+//!   except `status.check_timeout`, which RoadRunner keeps in seconds.
+//!   Sizes marked MB are megabytes (× 1024²).
+
+mod addr;
+mod de;
+mod duration;
+mod env;
+mod error;
+mod fields;
+mod load;
+mod node;
+pub mod sections;
+mod validate;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use addr::{AddrError, ListenAddr, Relay};
+pub use duration::{parse_duration, DurationError};
+pub use error::{ConfigError, Location, Problem, ProblemKind};
+pub use node::{Entry, Node};
+pub use sections::endure::EndureConfig;
+pub use sections::http::{
+    AcmeConfig, ChallengeType, ClientAuthType, ContextEncoding, CorsConfig, FcgiConfig,
+    HeadersConfig, Http2Config, Http3Config, HttpConfig, SslConfig, StaticConfig, UploadsConfig,
+};
+pub use sections::logs::{FileLoggerOptions, LogEncoding, LogLevel, LogMode, LogsConfig};
+pub use sections::metrics::{Collector, CollectorType, MetricsConfig};
+pub use sections::pool::{DynamicAllocatorConfig, PoolConfig, SupervisorConfig};
+pub use sections::rpc::RpcConfig;
+pub use sections::server::{OnInitConfig, ServerConfig};
+pub use sections::status::StatusConfig;
+
+use crate::error::ProblemKind as Kind;
+use crate::validate::Validator;
+
+/// How to load a configuration.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// The environment used for `${VAR}` expansion (pass the process
+    /// environment as a map; tests pass their own).
+    pub env: HashMap<String, String>,
+    /// A dotenv file (`--dotenv`); when `None`, `DOTENV_PATH` from `env` is
+    /// used if set. Its variables only fill names not already in `env` (the
+    /// real environment wins, as in RoadRunner). A relative path is relative
+    /// to the process's current directory.
+    pub dotenv: Option<PathBuf>,
+    /// `-o dotted.key=value` overrides, applied in order after expansion.
+    /// The value's surrounding quotes are stripped and the value is expanded;
+    /// missing intermediate mappings are created.
+    pub overrides: Vec<String>,
+    /// The working directory (`-w`): `include` entries and the files named
+    /// by `http.ssl` are resolved against it. `None` means the configuration
+    /// file's directory for [`Config::load`] (RoadRunner changes into it), and
+    /// the process's current directory for [`Config::from_str`], where file
+    /// existence is then not checked.
+    pub working_dir: Option<PathBuf>,
+}
+
+/// A loaded configuration with what was worth telling about it.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The typed, validated configuration.
+    pub config: Config,
+    /// Non-fatal findings, formatted like problems
+    /// (`.rr.yaml:3:1: section jobs is not supported yet by Coyote ...`):
+    /// unknown or unsupported sections, unknown keys, deprecated keys, unset
+    /// variables, values clamped to RoadRunner's limits.
+    pub warnings: Vec<String>,
+    /// The whole configuration after includes, expansion and overrides
+    /// (what RoadRunner's `rpc.Config` returns, as JSON via serde).
+    pub tree: Node,
+}
+
+/// A `.rr.yaml` configuration. Sections that enable a plugin are `Option`s:
+/// `None` means the section is absent (or null) and the plugin is off.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Config {
+    /// Always `"3"`.
+    pub version: String,
+    /// How workers are started.
+    pub server: Option<ServerConfig>,
+    /// The RPC listener.
+    pub rpc: Option<RpcConfig>,
+    /// The HTTP plugin.
+    pub http: Option<HttpConfig>,
+    /// Logging (always present, with defaults).
+    pub logs: LogsConfig,
+    /// The Prometheus endpoint.
+    pub metrics: Option<MetricsConfig>,
+    /// Health and readiness endpoints.
+    pub status: Option<StatusConfig>,
+    /// Shutdown grace and container options (always present).
+    pub endure: EndureConfig,
+    /// Sections Coyote does not type (yet), raw, by name: `jobs`, `kv`,
+    /// `grpc`, ... and unknown ones. Decode them with [`Node::decode`].
+    pub unsupported: BTreeMap<String, Node>,
+}
+
+impl Config {
+    /// Loads and validates the file at `path`.
+    ///
+    /// # Errors
+    /// [`ConfigError::Read`] when the file (or the dotenv file) cannot be
+    /// read; [`ConfigError::Invalid`] listing every problem found otherwise.
+    pub fn load(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Loaded, ConfigError> {
+        load::load_file(path.as_ref(), opts)
+    }
+
+    /// Loads and validates configuration text (named `<string>` in
+    /// messages). Includes are resolved against `opts.working_dir`.
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    #[allow(clippy::should_implement_trait)]
+    pub fn from_str(yaml: &str, opts: &LoadOptions) -> Result<Loaded, ConfigError> {
+        load::load_text(
+            yaml,
+            Arc::from("<string>"),
+            opts.working_dir.as_deref(),
+            opts,
+        )
+    }
+
+    /// Whether a top-level section is present and not null (typed or not).
+    pub fn has_section(&self, name: &str) -> bool {
+        match name {
+            "server" => self.server.is_some(),
+            "rpc" => self.rpc.is_some(),
+            "http" => self.http.is_some(),
+            "metrics" => self.metrics.is_some(),
+            "status" => self.status.is_some(),
+            "logs" | "endure" | "version" => true,
+            other => self.unsupported.get(other).is_some_and(|n| !n.is_null()),
+        }
+    }
+
+    fn check(&mut self, v: &mut Validator<'_>) {
+        if let Some(server) = &mut self.server {
+            server.check(v);
+        }
+        if let Some(http) = &mut self.http {
+            http.check(v);
+        }
+        if let Some(status) = &mut self.status {
+            status.check(v);
+        }
+        self.logs.normalize();
+        self.endure.normalize();
+
+        let pools: Vec<&str> = load::POOL_SECTIONS
+            .iter()
+            .copied()
+            .filter(|s| v.present(s))
+            .collect();
+        let has_command = self.server.as_ref().is_some_and(|s| !s.command.is_empty());
+        if !pools.is_empty() && !has_command {
+            v.error(
+                Kind::Missing,
+                "server.command",
+                format!(
+                    "required: {} run{} PHP workers",
+                    pools.join(", "),
+                    if pools.len() == 1 { "s" } else { "" }
+                ),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
