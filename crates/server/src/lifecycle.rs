@@ -1,0 +1,94 @@
+//! The server's lifecycle: an observable phase (tests and the status
+//! plugin read it instead of sleeping) and the signals that drive it.
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// Where the server is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading config, running on_init, starting pools and listeners.
+    Starting,
+    /// Serving.
+    Running,
+    /// Graceful stop: listeners closed, in-flight work finishing.
+    Stopping,
+    /// Everything stopped.
+    Stopped,
+}
+
+/// The root of the shutdown tree: plugins take child tokens of
+/// [`Lifecycle::shutdown`]; [`Lifecycle::force`] fires on a second signal.
+#[derive(Clone)]
+pub struct Lifecycle {
+    phase: watch::Sender<Phase>,
+    shutdown: CancellationToken,
+    force: CancellationToken,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Lifecycle {
+    /// A lifecycle in [`Phase::Starting`].
+    pub fn new() -> Self {
+        Self {
+            phase: watch::Sender::new(Phase::Starting),
+            shutdown: CancellationToken::new(),
+            force: CancellationToken::new(),
+        }
+    }
+
+    /// The current phase.
+    pub fn phase(&self) -> Phase {
+        *self.phase.borrow()
+    }
+
+    /// A receiver to wait for phase changes.
+    pub fn subscribe(&self) -> watch::Receiver<Phase> {
+        self.phase.subscribe()
+    }
+
+    /// Moves to `phase` and logs it.
+    pub fn set(&self, phase: Phase) {
+        tracing::debug!(target: "coyote::server", ?phase, "lifecycle");
+        self.phase.send_replace(phase);
+    }
+
+    /// Cancelled when a graceful stop begins.
+    pub fn shutdown(&self) -> &CancellationToken {
+        &self.shutdown
+    }
+
+    /// Cancelled when the stop must be immediate.
+    pub fn force(&self) -> &CancellationToken {
+        &self.force
+    }
+
+    /// Maps SIGINT / SIGTERM to a graceful stop, and a second one to an
+    /// immediate stop. Returns once the force token fires or the server
+    /// reached [`Phase::Stopped`].
+    pub async fn handle_signals(&self) -> std::io::Result<()> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        let mut phase = self.subscribe();
+        loop {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+                r = phase.wait_for(|p| *p == Phase::Stopped) => { let _ = r; return Ok(()); }
+            }
+            if self.shutdown.is_cancelled() {
+                tracing::warn!(target: "coyote::server", "second signal: stopping now");
+                self.force.cancel();
+                return Ok(());
+            }
+            tracing::info!(target: "coyote::server", "stop signal received: finishing in-flight requests (send it again to stop at once)");
+            self.shutdown.cancel();
+        }
+    }
+}
