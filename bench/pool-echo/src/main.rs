@@ -40,6 +40,11 @@ struct Args {
     /// The compiled C ceiling driver (bench/ceiling/build.sh).
     #[arg(long)]
     ceiling: Option<PathBuf>,
+    /// Headline rounds: pool and ceiling alternate this many times at the
+    /// largest worker count over pipes, and the medians are compared, so one
+    /// noisy moment on a shared 2-core VM does not decide the ratio.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
 }
 
 struct Cell {
@@ -91,25 +96,31 @@ fn main() -> Result<()> {
             }
         }
     }
-    let mut ceilings = Vec::new();
     if let Some(ceiling) = &args.ceiling {
         for &workers in &args.workers {
-            let line = run_ceiling(ceiling, &args, workers)?;
-            println!("{line}");
-            ceilings.push((workers, field(&line, "calls_per_sec").unwrap_or(0.0)));
+            println!("{}", run_ceiling(ceiling, &args, workers)?);
         }
     }
-    // The headline: the largest worker count over pipes, best concurrency.
+    // The headline: the largest worker count over pipes, concurrency =
+    // workers, alternating with the ceiling.
     let top = args.workers.iter().copied().max().unwrap_or(1);
-    let best = cells
-        .iter()
-        .filter(|c| c.relay == "pipes" && c.workers == top)
-        .map(|c| c.per_sec)
-        .fold(0.0, f64::max);
-    let ceiling = ceilings
-        .iter()
-        .find(|(w, _)| *w == top)
-        .map_or(0.0, |(_, v)| *v);
+    let mut pool_runs = Vec::new();
+    let mut ceiling_runs = Vec::new();
+    if let Some(ceiling) = &args.ceiling {
+        for round in 0..args.rounds {
+            let cell = runtime.block_on(measure(&args, "pipes", top, top))?;
+            let line = run_ceiling(ceiling, &args, top)?;
+            let c = field(&line, "calls_per_sec").unwrap_or(0.0);
+            println!(
+                "round {round}: pool {:.0} calls/s (p99 {} us), ceiling {c:.0} calls/s",
+                cell.per_sec, cell.p99_us
+            );
+            pool_runs.push(cell.per_sec);
+            ceiling_runs.push(c);
+        }
+    }
+    let best = median(&mut pool_runs);
+    let ceiling = median(&mut ceiling_runs);
     let ratio = if ceiling > 0.0 { best / ceiling } else { 0.0 };
     println!(
         "pool-echo workers={top} relay=pipes calls_per_sec={best:.0} ceiling_per_sec={ceiling:.0} ratio={ratio:.2}"
@@ -215,6 +226,11 @@ fn run_ceiling(ceiling: &PathBuf, args: &Args, workers: usize) -> Result<String>
         .find(|l| l.starts_with("ceiling "))
         .map(str::to_owned)
         .with_context(|| format!("no result line from the ceiling driver: {text}"))
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
 fn field(line: &str, key: &str) -> Option<f64> {

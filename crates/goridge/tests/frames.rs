@@ -1,6 +1,8 @@
 //! Golden bytes produced by PHP's `pack()` + `crc32()` (the way the PHP
 //! client builds frames), malformed input, and property round trips.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use bytes::BytesMut;
 use goridge::{decode, encode, flags, read_frame, write_frame, Frame, FrameCodec, FrameError, Options};
 use proptest::prelude::*;
@@ -14,7 +16,9 @@ fn hex(s: &str) -> Vec<u8> {
 }
 
 /// (hex from PHP, flags, stream byte, options, payload)
-fn golden() -> Vec<(&'static str, u8, u8, Vec<u32>, &'static [u8])> {
+type Golden = (&'static str, u8, u8, Vec<u32>, &'static [u8]);
+
+fn golden() -> Vec<Golden> {
     vec![
         (
             "13090c0000005f0c467300007b22706964223a313233347d",

@@ -45,6 +45,7 @@
 
 mod error;
 mod options;
+mod pipe;
 mod pool;
 mod relay;
 mod spawn;

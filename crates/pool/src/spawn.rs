@@ -138,7 +138,7 @@ impl Spawner {
         let relay = match (&self.listener, stdin, stdout) {
             (None, Some(stdin), Some(stdout)) => {
                 let mut relay = Relay::new(
-                    Box::new(stdout),
+                    Box::new(crate::pipe::PipeReader::new(stdout)?),
                     Box::new(stdin),
                     opts.max_frame_payload,
                     opts.stream_timeout,
