@@ -157,6 +157,9 @@ pub struct PoolOptions {
     pub max_queue_size: usize,
     /// Wait for a free worker; also the spawn + handshake deadline.
     pub allocate_timeout: Duration,
+    /// tcp / unix relays: how long a started worker may take to connect
+    /// (RoadRunner's older `server.relay_timeout`); `None` = allocate_timeout.
+    pub relay_timeout: Option<Duration>,
     /// Grace for a worker to exit after the stop frame before SIGKILL.
     pub destroy_timeout: Duration,
     /// Bound for a whole [`crate::Pool::reset`].
@@ -184,6 +187,7 @@ impl Default for PoolOptions {
             max_jobs: 0,
             max_queue_size: 0,
             allocate_timeout: Duration::from_secs(60),
+            relay_timeout: None,
             destroy_timeout: Duration::from_secs(60),
             reset_timeout: Duration::from_secs(60),
             stream_timeout: Duration::from_secs(60),

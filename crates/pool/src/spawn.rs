@@ -168,8 +168,9 @@ impl Spawner {
                     self.tracker
                         .spawn(forward_lines(stdout, opts.name.clone(), pid, "stdout"));
                 }
+                let connect = opts.relay_timeout.unwrap_or(opts.allocate_timeout);
                 let claimed = tokio::select! {
-                    r = listener.claim(pid, opts.allocate_timeout) => r,
+                    r = listener.claim(pid, connect) => r,
                     () = state.exited() => Err(SpawnError::ExitedEarly { status: String::new() }),
                 };
                 match claimed {

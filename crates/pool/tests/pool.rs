@@ -541,10 +541,36 @@ async fn socket_worker_that_never_connects_times_out() {
     let mut o = opts("echo", 1);
     o.relay = RelayAddress::Tcp("127.0.0.1:0".into());
     o.command.argv = vec![php(), "-r".into(), "sleep(30);".into()];
-    o.allocate_timeout = Duration::from_millis(300);
+    o.allocate_timeout = Duration::from_secs(30);
+    o.relay_timeout = Some(Duration::from_millis(300));
+    let started = Instant::now();
     let pool = start(o).await;
-    let err = pool.exec(raw("x")).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(10), "relay_timeout bounds the connect wait");
+    let err = pool
+        .exec_until(raw("x"), Some(Instant::now() + Duration::from_millis(500)))
+        .await
+        .unwrap_err();
     assert!(matches!(err, PoolError::NoFreeWorkers { .. }), "{err:?}");
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn per_exec_deadline_bounds_waiting_and_execution() {
+    let pool = start(opts("slow", 1)).await;
+    let pid = pool.workers()[0].pid;
+    let started = Instant::now();
+    let err = pool
+        .exec_until(raw("3000"), Some(Instant::now() + Duration::from_millis(300)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PoolError::Deadline { .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    eventually(Duration::from_secs(5), "worker past the deadline killed", || async { !alive(pid) }).await;
+    let ok = pool
+        .exec_until(raw("5"), Some(Instant::now() + Duration::from_secs(10)))
+        .await
+        .unwrap();
+    assert_eq!(ok.body, "slept 5");
     pool.shutdown().await;
 }
 

@@ -76,6 +76,7 @@ pub fn pool_options(
         max_jobs: pool.max_jobs().map_or(0, |n| n.get()),
         max_queue_size: usize::try_from(pool.max_queue_size).unwrap_or(usize::MAX),
         allocate_timeout: pool.allocate_timeout,
+        relay_timeout: server.relay_timeout,
         destroy_timeout: pool.destroy_timeout,
         reset_timeout: pool.reset_timeout,
         stream_timeout: pool.stream_timeout,

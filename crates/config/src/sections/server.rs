@@ -32,8 +32,8 @@ pub struct ServerConfig {
     /// How workers talk to the server. Default `pipes`.
     pub relay: Relay,
     /// Removed in RoadRunner v2025 (`allocate_timeout` now bounds the socket
-    /// connect); accepted from older files with a warning and otherwise
-    /// ignored.
+    /// connect); accepted from older files with a warning, and honoured as
+    /// the connect deadline of tcp / unix relay workers.
     #[serde(deserialize_with = "crate::duration::de_opt")]
     pub relay_timeout: Option<Duration>,
     /// A command run once before any worker starts.
@@ -91,8 +91,8 @@ impl ServerConfig {
         if self.relay_timeout.is_some() {
             v.warn(
                 "server.relay_timeout",
-                "deprecated: removed in RoadRunner v2025; pool.allocate_timeout bounds \
-                 worker connection now. Ignored",
+                "deprecated: removed in RoadRunner v2025 (pool.allocate_timeout bounds \
+                 the worker connection there); Coyote still honours it for tcp/unix relays",
             );
         }
         if let Some(on_init) = &mut self.on_init {
