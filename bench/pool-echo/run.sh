@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 scripts/deps.sh test
 cargo build --release -q -p pool-echo
-OUT=bench/ceiling/ceiling bench/ceiling/build.sh >/dev/null
+OUT="$PWD/bench/ceiling/ceiling" bench/ceiling/build.sh >/dev/null
 mkdir -p bench/out
 ./target/release/pool-echo --ceiling bench/ceiling/ceiling "$@" | tee bench/out/pool-echo.txt
