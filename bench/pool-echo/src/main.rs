@@ -157,7 +157,8 @@ async fn measure(args: &Args, relay: &str, workers: usize, concurrency: usize) -
     let context = bytes::Bytes::from_static(b"{}");
     // Warm-up: JIT-less PHP still benefits from hot caches.
     for _ in 0..200 {
-        pool.exec(Payload::raw(context.clone(), body.clone())).await?;
+        pool.exec(Payload::raw(context.clone(), body.clone()))
+            .await?;
     }
     let run_for = Duration::from_secs_f64(args.seconds);
     let started = Instant::now();
@@ -170,7 +171,9 @@ async fn measure(args: &Args, relay: &str, workers: usize, concurrency: usize) -
             let mut lat = Vec::with_capacity(1 << 16);
             while started.elapsed() < run_for {
                 let t = Instant::now();
-                let answer = pool.exec(Payload::raw(context.clone(), body.clone())).await?;
+                let answer = pool
+                    .exec(Payload::raw(context.clone(), body.clone()))
+                    .await?;
                 lat.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
                 if answer.body.len() != body.len() {
                     bail!("echo mismatch");

@@ -9,7 +9,10 @@ use crate::{decode, encode, Frame, FrameError, HEADER_LEN};
 
 /// Reads exactly one frame, refusing payloads above `max_payload` before
 /// allocating for them. A clean end of stream before any byte is `Ok(None)`.
-pub fn read_frame<R: Read>(reader: &mut R, max_payload: usize) -> Result<Option<Frame>, FrameError> {
+pub fn read_frame<R: Read>(
+    reader: &mut R,
+    max_payload: usize,
+) -> Result<Option<Frame>, FrameError> {
     let mut head = [0u8; HEADER_LEN];
     let got = read_full(reader, &mut head)?;
     if got == 0 {

@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bytes::BytesMut;
-use goridge::{decode, encode, flags, read_frame, write_frame, Frame, FrameCodec, FrameError, Options};
+use goridge::{
+    decode, encode, flags, read_frame, write_frame, Frame, FrameCodec, FrameError, Options,
+};
 use proptest::prelude::*;
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -106,7 +108,11 @@ fn crc(bytes: &[u8]) -> u32 {
     for b in bytes {
         c ^= u32::from(*b);
         for _ in 0..8 {
-            c = if c & 1 != 0 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
         }
     }
     !c
@@ -120,7 +126,10 @@ fn rejects_bad_crc_and_shows_the_bytes() {
     assert!(matches!(err, FrameError::Crc { .. }), "{err}");
     let mut stray = BytesMut::from(&b"hello from a stray echo\n"[..]);
     let err = decode(&mut stray, 1024).unwrap_err();
-    assert!(err.to_string().contains("68 65 6c 6c 6f") || err.to_string().contains("68, 65, 6c"), "{err}");
+    assert!(
+        err.to_string().contains("68 65 6c 6c 6f") || err.to_string().contains("68, 65, 6c"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -128,7 +137,10 @@ fn rejects_header_length_out_of_range() {
     for words in [0u8, 1, 2, 14, 15] {
         let bytes = header(0x10 | words, 0, 0);
         let err = decode(&mut BytesMut::from(bytes.as_slice()), 1024).unwrap_err();
-        assert!(matches!(err, FrameError::HeaderLength { words: w } if w == words), "{err}");
+        assert!(
+            matches!(err, FrameError::HeaderLength { words: w } if w == words),
+            "{err}"
+        );
     }
 }
 
@@ -145,7 +157,16 @@ fn rejects_absurd_payload_length_without_allocating() {
     let mut buf = BytesMut::from(bytes.as_slice());
     let cap = buf.capacity();
     let err = FrameCodec::new(1 << 20).decode(&mut buf).unwrap_err();
-    assert!(matches!(err, FrameError::PayloadTooLarge { len: 0xFFFF_FFF0, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            FrameError::PayloadTooLarge {
+                len: 0xFFFF_FFF0,
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert_eq!(buf.capacity(), cap, "no buffer growth for a refused frame");
     let err = read_frame(&mut bytes.as_slice(), 1 << 20).unwrap_err();
     assert!(matches!(err, FrameError::PayloadTooLarge { .. }), "{err}");
@@ -164,7 +185,10 @@ fn blocking_io_detects_truncation() {
     assert!(read_frame(&mut &bytes[..0], 1024).unwrap().is_none());
     for cut in 1..bytes.len() {
         let err = read_frame(&mut &bytes[..cut], 1024).unwrap_err();
-        assert!(matches!(err, FrameError::Truncated { .. }), "cut {cut}: {err}");
+        assert!(
+            matches!(err, FrameError::Truncated { .. }),
+            "cut {cut}: {err}"
+        );
     }
     let frame = read_frame(&mut bytes.as_slice(), 1024).unwrap().unwrap();
     let mut out = Vec::new();

@@ -5,7 +5,11 @@ use coyote_pool::{Payload, Pool, PoolOptions, WorkerCommand};
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let pool = Pool::start(PoolOptions {
-        command: WorkerCommand { argv, ..WorkerCommand::from_line("") }.mode("echo"),
+        command: WorkerCommand {
+            argv,
+            ..WorkerCommand::from_line("")
+        }
+        .mode("echo"),
         num_workers: 2,
         ..PoolOptions::default()
     })

@@ -104,8 +104,13 @@ impl Pool {
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
         let (events, rx) = mpsc::unbounded_channel();
-        let spawner =
-            Spawner::new(opts.clone(), tracker.clone(), cancel.clone(), events.clone()).await?;
+        let spawner = Spawner::new(
+            opts.clone(),
+            tracker.clone(),
+            cancel.clone(),
+            events.clone(),
+        )
+        .await?;
         let target = opts.effective_workers();
         let inner = Arc::new(Inner {
             opts: opts.clone(),
@@ -635,7 +640,10 @@ impl Drop for Lease {
             return;
         };
         if self.in_flight {
-            let _ = self.inner.events.send(Event::Abandoned(worker, self.streaming));
+            let _ = self
+                .inner
+                .events
+                .send(Event::Abandoned(worker, self.streaming));
         } else {
             worker.finished();
             self.inner.release(worker);

@@ -100,8 +100,8 @@ impl Relay {
             {
                 return Ok(frame);
             }
-            let want = goridge::reserve_hint(&self.rbuf, self.max_payload)
-                .map_err(ReadError::Frame)?;
+            let want =
+                goridge::reserve_hint(&self.rbuf, self.max_payload).map_err(ReadError::Frame)?;
             self.rbuf
                 .reserve(want.saturating_sub(self.rbuf.len()).max(4096));
             let n = if self.rbuf.is_empty() {
@@ -205,9 +205,7 @@ impl RelayListener {
         };
         let env_address = match address {
             RelayAddress::Pipes => {
-                return Err(listen_err(std::io::Error::other(
-                    "pipes need no listener",
-                )))
+                return Err(listen_err(std::io::Error::other("pipes need no listener")))
             }
             RelayAddress::Tcp(addr) => {
                 let listener = Arc::new(TcpListener::bind(addr).await.map_err(listen_err)?);

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use forward::forward_lines;
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
-use forward::forward_lines;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -228,7 +228,11 @@ fn jittered(max_jobs: u64) -> u64 {
 
 /// Owns the `Child`: reports its exit, and kills it (and its process group)
 /// when asked or when the pool goes away.
-async fn watch_exit(mut child: Child, state: Arc<WorkerState>, events: mpsc::UnboundedSender<Event>) {
+async fn watch_exit(
+    mut child: Child,
+    state: Arc<WorkerState>,
+    events: mpsc::UnboundedSender<Event>,
+) {
     let status = tokio::select! {
         status = child.wait() => status,
         () = state.kill.cancelled() => {
@@ -270,7 +274,8 @@ mod forward {
         use futures_core::Stream;
         let mut lines = FramedRead::new(reader, LinesCodec::new_with_max_length(MAX_LINE));
         loop {
-            let next = std::future::poll_fn(|cx| std::pin::Pin::new(&mut lines).poll_next(cx)).await;
+            let next =
+                std::future::poll_fn(|cx| std::pin::Pin::new(&mut lines).poll_next(cx)).await;
             match next {
                 Some(Ok(line)) => {
                     tracing::info!(target: "coyote::worker", pool = %pool, pid, stream, "{line}");

@@ -56,7 +56,11 @@ pub(crate) async fn run(
     ready: oneshot::Sender<()>,
 ) {
     let Some(inner) = pool.upgrade() else { return };
-    let tick = inner.opts.supervisor.watch_tick.max(Duration::from_millis(10));
+    let tick = inner
+        .opts
+        .supervisor
+        .watch_tick
+        .max(Duration::from_millis(10));
     drop(inner);
     let mut sup = Supervisor {
         pool,
@@ -235,10 +239,7 @@ impl Supervisor {
             }
         }
         if !self.resets.is_empty() {
-            let oldest = lock(&inner.registry)
-                .values()
-                .map(|s| s.generation)
-                .min();
+            let oldest = lock(&inner.registry).values().map(|s| s.generation).min();
             let pending = std::mem::take(&mut self.resets);
             for (g, done) in pending {
                 if live < target || oldest.is_some_and(|o| o < g) {
@@ -264,7 +265,10 @@ impl Supervisor {
         if recently || self.extras >= dynamic.max_workers {
             return;
         }
-        let n = dynamic.spawn_rate.min(dynamic.max_workers - self.extras).max(1);
+        let n = dynamic
+            .spawn_rate
+            .min(dynamic.max_workers - self.extras)
+            .max(1);
         self.extras += n;
         inner.target.fetch_add(n, Ordering::Relaxed);
         self.last_growth = Some(Instant::now());
@@ -356,7 +360,11 @@ fn stop_worker(inner: &Inner, mut worker: Worker) {
             if tokio::time::timeout(grace, state.exited()).await.is_ok() {
                 return;
             }
-            tracing::warn!(pid = state.pid, ?grace, "worker ignored the stop frame; killing it");
+            tracing::warn!(
+                pid = state.pid,
+                ?grace,
+                "worker ignored the stop frame; killing it"
+            );
         }
         state.kill_now();
         drop(worker);
@@ -379,7 +387,12 @@ fn drain_worker(inner: &Arc<Inner>, mut worker: Worker, streaming: bool) {
         let drained = async {
             // STOP only means something inside a stream; a worker still
             // computing a plain answer is simply waited for.
-            if streaming && worker.send_stream_control(goridge::flags::STOP).await.is_err() {
+            if streaming
+                && worker
+                    .send_stream_control(goridge::flags::STOP)
+                    .await
+                    .is_err()
+            {
                 return false;
             }
             loop {
@@ -397,7 +410,10 @@ fn drain_worker(inner: &Arc<Inner>, mut worker: Worker, streaming: bool) {
                 inner.release(worker);
             }
             _ => {
-                tracing::warn!(pid, "could not drain an abandoned execution; killing the worker");
+                tracing::warn!(
+                    pid,
+                    "could not drain an abandoned execution; killing the worker"
+                );
                 worker.state.retire(WorkerStatus::Errored);
                 worker.state.kill_now();
             }

@@ -388,7 +388,8 @@ impl Worker {
                 self.send_stream_control(flags::PONG).await?;
             }
             // A bare PING with no options carries no data.
-            if frame.options.is_empty() && frame.payload.is_empty() && !frame.has_flag(flags::ERROR) {
+            if frame.options.is_empty() && frame.payload.is_empty() && !frame.has_flag(flags::ERROR)
+            {
                 if frame.has_stream_flag(flags::STREAM) {
                     continue;
                 }

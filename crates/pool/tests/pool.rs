@@ -164,10 +164,14 @@ async fn crash_mid_request_fails_that_request_and_is_replaced() {
     assert!(matches!(err, PoolError::WorkerGone { .. }), "{err:?}");
     assert!(!err.retry_safe());
     assert_eq!(body(&pool, "after").await.unwrap(), "after");
-    eventually(Duration::from_secs(10), "pool back to 2 workers", || async {
-        let now: HashSet<u32> = pool.workers().iter().map(|w| w.pid).collect();
-        now.len() == 2 && now.difference(&before).count() == 1
-    })
+    eventually(
+        Duration::from_secs(10),
+        "pool back to 2 workers",
+        || async {
+            let now: HashSet<u32> = pool.workers().iter().map(|w| w.pid).collect();
+            now.len() == 2 && now.difference(&before).count() == 1
+        },
+    )
     .await;
     pool.shutdown().await;
 }
@@ -188,7 +192,10 @@ async fn crash_at_boot_backs_off_without_spinning() {
     o.allocate_timeout = Duration::from_millis(300);
     let started = Instant::now();
     let pool = start(o).await;
-    assert!(started.elapsed() < Duration::from_secs(5), "start does not wait forever");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "start does not wait forever"
+    );
     let err = pool.exec(raw("x")).await.unwrap_err();
     assert!(matches!(err, PoolError::NoFreeWorkers { .. }), "{err:?}");
     sleep(Duration::from_secs(2)).await;
@@ -207,7 +214,10 @@ async fn stdout_garbage_is_a_protocol_error_not_a_hang() {
         .expect("no hang")
         .unwrap_err();
     assert!(matches!(err, PoolError::Protocol { .. }), "{err:?}");
-    assert!(err.to_string().contains("echo"), "message names the cause: {err}");
+    assert!(
+        err.to_string().contains("echo"),
+        "message names the cause: {err}"
+    );
     assert_eq!(body(&pool, "fine").await.unwrap(), "fine");
     pool.shutdown().await;
 }
@@ -225,11 +235,21 @@ async fn hostile_frames_kill_only_that_worker() {
             .expect("no hang")
             .unwrap_err();
         assert!(
-            matches!(err, PoolError::Protocol { .. } | PoolError::WorkerGone { .. }),
+            matches!(
+                err,
+                PoolError::Protocol { .. } | PoolError::WorkerGone { .. }
+            ),
             "{case}: {err:?}"
         );
-        assert!(started.elapsed() < Duration::from_secs(5), "{case} took too long");
-        assert_eq!(body(&pool, "ok").await.unwrap(), "ok", "pool serves after {case}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{case} took too long"
+        );
+        assert_eq!(
+            body(&pool, "ok").await.unwrap(),
+            "ok",
+            "pool serves after {case}"
+        );
     }
     pool.shutdown().await;
 }
@@ -271,7 +291,10 @@ async fn exec_ttl_kills_a_stuck_worker() {
     let err = pool.exec(raw("5000")).await.unwrap_err();
     assert!(matches!(err, PoolError::ExecTtl { .. }), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(3));
-    eventually(Duration::from_secs(5), "stuck worker killed", || async { !alive(pid) }).await;
+    eventually(Duration::from_secs(5), "stuck worker killed", || async {
+        !alive(pid)
+    })
+    .await;
     assert_eq!(body(&pool, "10").await.unwrap(), "slept 10");
     pool.shutdown().await;
 }
@@ -300,8 +323,14 @@ async fn allocate_timeout_and_queue_limit() {
     };
     let (busy, (waited, rejected)) = tokio::join!(busy, waits);
     assert_eq!(busy.unwrap(), "slept 1000");
-    assert!(matches!(waited, Err(PoolError::NoFreeWorkers { .. })), "{waited:?}");
-    assert!(matches!(rejected, Err(PoolError::QueueFull { limit: 1, .. })), "{rejected:?}");
+    assert!(
+        matches!(waited, Err(PoolError::NoFreeWorkers { .. })),
+        "{waited:?}"
+    );
+    assert!(
+        matches!(rejected, Err(PoolError::QueueFull { limit: 1, .. })),
+        "{rejected:?}"
+    );
     pool.shutdown().await;
 }
 
@@ -367,7 +396,10 @@ async fn reset_replaces_all_workers_without_failing_in_flight_work() {
     assert!(served > 0, "requests kept flowing during the reset");
     let after: HashSet<u32> = pool.workers().iter().map(|w| w.pid).collect();
     assert_eq!(after.len(), 2);
-    assert!(after.is_disjoint(&before), "every worker replaced: {before:?} -> {after:?}");
+    assert!(
+        after.is_disjoint(&before),
+        "every worker replaced: {before:?} -> {after:?}"
+    );
     pool.shutdown().await;
 }
 
@@ -405,7 +437,11 @@ async fn worker_ignoring_stop_is_killed_after_destroy_timeout() {
     assert_eq!(body(&pool, "still here").await.unwrap(), "still here");
     let started = Instant::now();
     pool.shutdown().await;
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(!alive(pid));
 }
 
@@ -453,7 +489,11 @@ async fn max_worker_memory_recycles_a_leaking_worker_without_failures() {
         pids.extend(pool.workers().iter().map(|w| w.pid));
         sleep(Duration::from_millis(20)).await;
     }
-    assert!(pids.len() >= 2, "leaking worker recycled ({} pids)", pids.len());
+    assert!(
+        pids.len() >= 2,
+        "leaking worker recycled ({} pids)",
+        pids.len()
+    );
     pool.shutdown().await;
 }
 
@@ -474,9 +514,11 @@ async fn dynamic_allocator_grows_under_load_and_shrinks_when_idle() {
     futures_join_all(calls).await;
     let peak = pool.process_count();
     assert_eq!(peak, 3, "grew to 1 + 2 extra workers");
-    eventually(Duration::from_secs(10), "extras removed after idle_timeout", || async {
-        pool.process_count() == 1
-    })
+    eventually(
+        Duration::from_secs(10),
+        "extras removed after idle_timeout",
+        || async { pool.process_count() == 1 },
+    )
     .await;
     pool.shutdown().await;
 }
@@ -496,7 +538,10 @@ async fn streamed_answers_arrive_in_parts_and_cancel_cleanly() {
     while let Some(part) = stream.next().await {
         parts.push(String::from_utf8(part.unwrap().body.to_vec()).unwrap());
     }
-    assert_eq!(parts, ["chunk-0\n", "chunk-1\n", "chunk-2\n", "chunk-3\n", ""]);
+    assert_eq!(
+        parts,
+        ["chunk-0\n", "chunk-1\n", "chunk-2\n", "chunk-3\n", ""]
+    );
 
     let mut stream = pool.exec_stream(raw("1000")).await.unwrap();
     assert_eq!(stream.next().await.unwrap().unwrap().body, "chunk-0\n");
@@ -526,13 +571,18 @@ async fn worker_asking_to_stop_is_replaced_and_the_request_retried() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("stopped-once");
     let mut o = opts("stop", 1);
-    o.command = o.command.env("STOP_ONCE_MARKER", &marker.display().to_string());
+    o.command = o
+        .command
+        .env("STOP_ONCE_MARKER", &marker.display().to_string());
     let pool = start(o).await;
     let first = pool.workers()[0].pid;
     let answer = body(&pool, "stop").await.unwrap();
     assert_ne!(answer, first.to_string(), "served by a replacement");
     assert!(marker.exists());
-    eventually(Duration::from_secs(10), "old worker gone", || async { !alive(first) }).await;
+    eventually(Duration::from_secs(10), "old worker gone", || async {
+        !alive(first)
+    })
+    .await;
     pool.shutdown().await;
 }
 
@@ -545,7 +595,10 @@ async fn socket_worker_that_never_connects_times_out() {
     o.relay_timeout = Some(Duration::from_millis(300));
     let started = Instant::now();
     let pool = start(o).await;
-    assert!(started.elapsed() < Duration::from_secs(10), "relay_timeout bounds the connect wait");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "relay_timeout bounds the connect wait"
+    );
     let err = pool
         .exec_until(raw("x"), Some(Instant::now() + Duration::from_millis(500)))
         .await
@@ -560,12 +613,20 @@ async fn per_exec_deadline_bounds_waiting_and_execution() {
     let pid = pool.workers()[0].pid;
     let started = Instant::now();
     let err = pool
-        .exec_until(raw("3000"), Some(Instant::now() + Duration::from_millis(300)))
+        .exec_until(
+            raw("3000"),
+            Some(Instant::now() + Duration::from_millis(300)),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, PoolError::Deadline { .. }), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(2));
-    eventually(Duration::from_secs(5), "worker past the deadline killed", || async { !alive(pid) }).await;
+    eventually(
+        Duration::from_secs(5),
+        "worker past the deadline killed",
+        || async { !alive(pid) },
+    )
+    .await;
     let ok = pool
         .exec_until(raw("5"), Some(Instant::now() + Duration::from_secs(10)))
         .await

@@ -122,11 +122,29 @@ mod tests {
         let d = directives(&logs, Overrides::default());
         assert!(d.starts_with("warn,"), "{d}");
         assert!(d.contains("coyote::http=debug"), "{d}");
-        assert!(directives(&logs, Overrides { debug: true, silent: false }).starts_with("debug"));
-        assert_eq!(directives(&logs, Overrides { debug: false, silent: true }), "off");
+        assert!(directives(
+            &logs,
+            Overrides {
+                debug: true,
+                silent: false
+            }
+        )
+        .starts_with("debug"));
+        assert_eq!(
+            directives(
+                &logs,
+                Overrides {
+                    debug: false,
+                    silent: true
+                }
+            ),
+            "off"
+        );
         logs.mode = LogMode::Off;
         assert_eq!(directives(&logs, Overrides::default()), "off");
-        assert!(EnvFilter::try_new(directives(&LogsConfig::default(), Overrides::default())).is_ok());
+        assert!(
+            EnvFilter::try_new(directives(&LogsConfig::default(), Overrides::default())).is_ok()
+        );
     }
 
     #[test]

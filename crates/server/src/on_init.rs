@@ -48,7 +48,12 @@ async fn run(on_init: &OnInitConfig, working_dir: Option<&Path>) -> Result<(), S
         .map_err(|e| format!("cannot start {program:?}: {e}"))?;
     let output = tokio::time::timeout(on_init.exec_timeout, child.wait_with_output())
         .await
-        .map_err(|_| format!("still running after exec_timeout {:?}; killed", on_init.exec_timeout))?
+        .map_err(|_| {
+            format!(
+                "still running after exec_timeout {:?}; killed",
+                on_init.exec_timeout
+            )
+        })?
         .map_err(|e| format!("waiting for {program:?}: {e}"))?;
     for line in String::from_utf8_lossy(&output.stdout)
         .lines()
@@ -86,8 +91,12 @@ mod tests {
         run_on_init(&touch, None).await.unwrap();
         assert!(marker.exists());
 
-        run_on_init(&on_init(&["false"], false), None).await.unwrap();
-        let err = run_on_init(&on_init(&["false"], true), None).await.unwrap_err();
+        run_on_init(&on_init(&["false"], false), None)
+            .await
+            .unwrap();
+        let err = run_on_init(&on_init(&["false"], true), None)
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("exited with"), "{err}");
 
         let mut slow = on_init(&["sleep", "10"], true);
@@ -95,7 +104,9 @@ mod tests {
         let err = run_on_init(&slow, None).await.unwrap_err();
         assert!(err.to_string().contains("exec_timeout"), "{err}");
 
-        let err = run_on_init(&on_init(&["/no/such/binary"], true), None).await.unwrap_err();
+        let err = run_on_init(&on_init(&["/no/such/binary"], true), None)
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("cannot start"), "{err}");
     }
 }

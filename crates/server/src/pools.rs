@@ -138,7 +138,10 @@ http:
         let opts = pool_options("http", &http.pool, server, config.rpc.as_ref(), None).unwrap();
         assert_eq!(opts.command.argv, ["php", "worker.php"]);
         assert_eq!(opts.command.mode, "http");
-        assert_eq!(opts.command.env.get("APP_ENV").map(String::as_str), Some("prod"));
+        assert_eq!(
+            opts.command.env.get("APP_ENV").map(String::as_str),
+            Some("prod")
+        );
         assert_eq!(opts.command.rpc.as_deref(), Some("tcp://127.0.0.1:6001"));
         assert_eq!(opts.relay, RelayAddress::Tcp("127.0.0.1:6002".into()));
         assert_eq!(opts.num_workers, 3);
