@@ -1,0 +1,30 @@
+//! RoadRunner's RPC over goridge, the channel operators (`coyote workers`,
+//! `coyote reset`) and PHP applications use to talk to a running server.
+//!
+//! A request is one frame: the codec in the flags, options
+//! `[seq, len(method)]`, payload `Service.Method ‖ argument`. The answer
+//! echoes seq and method; a failure sets the ERROR flag and carries the
+//! message after the method name. One connection may pipeline many calls;
+//! answers can come back in any order, matched by seq.
+//!
+//! # Layout
+//! - `message`: request / response frames <-> [`Call`] and its answer.
+//! - `server`: the listener, per-connection reader / writer, dispatch.
+//! - `client`: a small async client (the CLI, tests).
+//! - `services/`: one file per service (`informer`, `resetter`).
+//! - `error`: [`RpcError`].
+
+mod client;
+mod error;
+mod message;
+mod server;
+pub mod services;
+
+pub use client::RpcClient;
+pub use error::RpcError;
+pub use message::Call;
+pub use server::{RpcServer, Service, ServiceFuture, Services};
+
+/// Largest RPC frame accepted (arguments are small; KV values and job
+/// payloads are the large ones, and RoadRunner bounds nothing here).
+pub const MAX_FRAME: usize = 64 * 1024 * 1024;

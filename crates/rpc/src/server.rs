@@ -1,0 +1,239 @@
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use goridge::{flags, Frame, FrameCodec};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::mpsc;
+use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::message::respond;
+use crate::{Call, RpcError, MAX_FRAME};
+
+/// What a service method returns: the encoded result.
+pub type ServiceFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>, RpcError>> + Send + 'a>>;
+
+/// One RPC service (`informer`, `resetter`, ...): methods by name.
+pub trait Service: Send + Sync {
+    /// The service name, the part before the dot.
+    fn name(&self) -> &'static str;
+    /// Runs `method` (the part after the dot) on an argument encoded with
+    /// `codec`.
+    fn call<'a>(&'a self, method: &'a str, codec: u8, body: Bytes) -> ServiceFuture<'a>;
+}
+
+/// The services a server dispatches to, by name.
+#[derive(Clone, Default)]
+pub struct Services {
+    map: BTreeMap<&'static str, Arc<dyn Service>>,
+}
+
+impl Services {
+    /// No services.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a service.
+    pub fn with(mut self, service: Arc<dyn Service>) -> Self {
+        self.map.insert(service.name(), service);
+        self
+    }
+
+    /// Runs one call and builds its answer frame.
+    pub async fn dispatch(&self, call: &Call) -> Frame {
+        let result = match call.method.split_once('.') {
+            Some((service, method)) => match self.map.get(service) {
+                Some(svc) => svc.call(method, call.codec, call.body.clone()).await,
+                None => Err(RpcError::UnknownService(service.to_owned())),
+            },
+            None => Err(RpcError::Malformed(format!(
+                "method {:?} is not Service.Method",
+                call.method
+            ))),
+        };
+        match result {
+            Ok(body) => call.answer(&body),
+            Err(e) => call.fail(&e),
+        }
+    }
+}
+
+enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener, PathBuf),
+}
+
+/// The bound RPC listener.
+pub struct RpcServer {
+    listener: Listener,
+    address: String,
+}
+
+impl RpcServer {
+    /// Binds `tcp://host:port`, `host:port` or `unix:///path`. A TCP
+    /// address that is not loopback is accepted with a warning: the RPC
+    /// can reset workers and read metrics, so it should stay local.
+    pub async fn bind(address: &str) -> Result<Self, RpcError> {
+        if let Some(path) = address.strip_prefix("unix://") {
+            let path = PathBuf::from(path);
+            remove_stale_socket(&path);
+            let listener = UnixListener::bind(&path)?;
+            return Ok(Self {
+                listener: Listener::Unix(listener, path),
+                address: address.to_owned(),
+            });
+        }
+        let host_port = address.strip_prefix("tcp://").unwrap_or(address);
+        let listener = TcpListener::bind(host_port).await?;
+        let local: SocketAddr = listener.local_addr()?;
+        if !local.ip().is_loopback() {
+            tracing::warn!(target: "coyote::rpc", %local,
+                "rpc listens on a non-loopback address: anyone who can reach it can reset workers");
+        }
+        Ok(Self {
+            listener: Listener::Tcp(listener),
+            address: format!("tcp://{local}"),
+        })
+    }
+
+    /// The address clients should use (port 0 resolved).
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// Accepts connections until `shutdown`; every connection and call
+    /// runs on `tracker`.
+    pub async fn serve(
+        self,
+        services: Services,
+        shutdown: CancellationToken,
+        tracker: TaskTracker,
+    ) {
+        let cleanup = match &self.listener {
+            Listener::Unix(_, path) => Some(path.clone()),
+            Listener::Tcp(_) => None,
+        };
+        loop {
+            let accepted = tokio::select! {
+                () = shutdown.cancelled() => break,
+                accepted = accept(&self.listener) => accepted,
+            };
+            match accepted {
+                Ok((reader, writer)) => {
+                    tracker.spawn(connection(
+                        reader,
+                        writer,
+                        services.clone(),
+                        shutdown.clone(),
+                        tracker.clone(),
+                    ));
+                }
+                Err(e) => {
+                    tracing::warn!(target: "coyote::rpc", error = %e, "accept failed");
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
+                    }
+                }
+            }
+        }
+        if let Some(path) = cleanup {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
+type BoxWrite = Box<dyn AsyncWrite + Send + Unpin>;
+
+async fn accept(listener: &Listener) -> std::io::Result<(BoxRead, BoxWrite)> {
+    match listener {
+        Listener::Tcp(l) => {
+            let (stream, _) = l.accept().await?;
+            stream.set_nodelay(true)?;
+            let (r, w) = stream.into_split();
+            Ok((Box::new(r), Box::new(w)))
+        }
+        Listener::Unix(l, _) => {
+            let (stream, _) = l.accept().await?;
+            let (r, w) = stream.into_split();
+            Ok((Box::new(r), Box::new(w)))
+        }
+    }
+}
+
+/// One client connection: reads calls, runs each as its own task (calls
+/// may be pipelined and answered out of order), writes answers in the
+/// order they finish.
+async fn connection(
+    reader: BoxRead,
+    writer: BoxWrite,
+    services: Services,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) {
+    let mut frames = FramedRead::new(reader, FrameCodec::new(MAX_FRAME));
+    let (answers, mut outbox) = mpsc::channel::<Frame>(64);
+    let writer_task = tracker.spawn(async move {
+        let mut sink = FramedWrite::new(writer, FrameCodec::new(MAX_FRAME));
+        while let Some(frame) = outbox.recv().await {
+            if let Err(e) = sink.send(frame).await {
+                tracing::debug!(target: "coyote::rpc", error = %e, "client went away");
+                return;
+            }
+        }
+    });
+    loop {
+        let next = tokio::select! {
+            () = shutdown.cancelled() => break,
+            next = frames.next() => next,
+        };
+        let frame = match next {
+            None => break,
+            Some(Ok(frame)) => frame,
+            Some(Err(e)) => {
+                // The stream cannot be re-synchronised after a bad frame.
+                tracing::warn!(target: "coyote::rpc", error = %e, "bad RPC frame; closing the connection");
+                break;
+            }
+        };
+        let codec = frame.flags & !(flags::ERROR | flags::CONTROL);
+        match Call::from_frame(frame) {
+            Ok(call) => {
+                let services = services.clone();
+                let answers = answers.clone();
+                tracker.spawn(async move {
+                    let answer = services.dispatch(&call).await;
+                    let _ = answers.send(answer).await;
+                });
+            }
+            Err((seq, e)) => {
+                let answer = respond(seq, "", codec | flags::ERROR, e.to_string().as_bytes());
+                if answers.send(answer).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    drop(answers);
+    let _ = writer_task.await;
+}
+
+/// Removes a leftover unix socket (never a regular file).
+fn remove_stale_socket(path: &std::path::Path) {
+    use std::os::unix::fs::FileTypeExt;
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.file_type().is_socket() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}

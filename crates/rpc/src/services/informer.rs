@@ -1,0 +1,97 @@
+use std::time::UNIX_EPOCH;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::{json_arg, json_result, pool, Pools};
+use crate::{RpcError, Service, ServiceFuture};
+
+/// `informer`: which plugins have workers, and their state.
+pub struct Informer {
+    pools: Pools,
+}
+
+impl Informer {
+    /// An informer over the running plugins' pools.
+    pub fn new(pools: Pools) -> Self {
+        Self { pools }
+    }
+}
+
+/// One worker as `informer.Workers` reports it (RoadRunner's JSON names).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct WorkerState {
+    /// Process id.
+    pub pid: i64,
+    /// RoadRunner's numeric state.
+    pub status: i64,
+    /// Completed executions.
+    #[serde(rename = "numExecs")]
+    pub num_execs: u64,
+    /// Start time, unix nanoseconds.
+    pub created: i64,
+    /// RSS in bytes.
+    #[serde(rename = "memoryUsage")]
+    pub memory_usage: u64,
+    /// CPU percent of one core over the process's life.
+    #[serde(rename = "CPUPercent")]
+    pub cpu_percent: f64,
+    /// Command line.
+    pub command: String,
+    /// The state's name (`ready`, `working`, ...).
+    #[serde(rename = "statusStr")]
+    pub status_str: String,
+}
+
+/// `informer.Workers` result.
+#[derive(Serialize, Deserialize)]
+pub struct WorkerList {
+    /// The workers.
+    pub workers: Vec<WorkerState>,
+}
+
+impl Service for Informer {
+    fn name(&self) -> &'static str {
+        "informer"
+    }
+
+    fn call<'a>(&'a self, method: &'a str, codec: u8, body: Bytes) -> ServiceFuture<'a> {
+        Box::pin(async move {
+            match method {
+                "List" => json_result(&self.pools.keys().collect::<Vec<_>>()),
+                "Workers" => {
+                    let plugin: String = json_arg("informer.Workers", codec, &body)?;
+                    let workers = pool(&self.pools, &plugin)?
+                        .workers()
+                        .into_iter()
+                        .map(|w| WorkerState {
+                            pid: i64::from(w.pid),
+                            status: w.status as i64,
+                            num_execs: w.num_execs,
+                            created: w
+                                .created
+                                .duration_since(UNIX_EPOCH)
+                                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
+                            memory_usage: w.memory_rss,
+                            cpu_percent: w.cpu_percent,
+                            command: w.command,
+                            status_str: w.status.as_str().to_owned(),
+                        })
+                        .collect();
+                    json_result(&WorkerList { workers })
+                }
+                "AddWorker" => {
+                    let plugin: String = json_arg("informer.AddWorker", codec, &body)?;
+                    pool(&self.pools, &plugin)?.add_worker();
+                    json_result(&true)
+                }
+                "RemoveWorker" => {
+                    let plugin: String = json_arg("informer.RemoveWorker", codec, &body)?;
+                    pool(&self.pools, &plugin)?.remove_worker();
+                    json_result(&true)
+                }
+                other => Err(RpcError::UnknownMethod(format!("informer.{other}"))),
+            }
+        })
+    }
+}

@@ -1,0 +1,39 @@
+use bytes::Bytes;
+
+use super::{json_arg, json_result, pool, Pools};
+use crate::{RpcError, Service, ServiceFuture};
+
+/// `resetter`: replace a plugin's workers (new code) without downtime.
+pub struct Resetter {
+    pools: Pools,
+}
+
+impl Resetter {
+    /// A resetter over the running plugins' pools.
+    pub fn new(pools: Pools) -> Self {
+        Self { pools }
+    }
+}
+
+impl Service for Resetter {
+    fn name(&self) -> &'static str {
+        "resetter"
+    }
+
+    fn call<'a>(&'a self, method: &'a str, codec: u8, body: Bytes) -> ServiceFuture<'a> {
+        Box::pin(async move {
+            match method {
+                "List" => json_result(&self.pools.keys().collect::<Vec<_>>()),
+                "Reset" => {
+                    let plugin: String = json_arg("resetter.Reset", codec, &body)?;
+                    pool(&self.pools, &plugin)?
+                        .reset()
+                        .await
+                        .map_err(|e| RpcError::Failed(e.to_string()))?;
+                    json_result(&true)
+                }
+                other => Err(RpcError::UnknownMethod(format!("resetter.{other}"))),
+            }
+        })
+    }
+}

@@ -1,0 +1,284 @@
+//! RPC round trips against a real pool of PHP workers, plus malformed
+//! and pipelined traffic on raw sockets.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use coyote_pool::{Pool, PoolOptions, WorkerCommand};
+use coyote_rpc::services::{Informer, Resetter, WorkerState};
+use coyote_rpc::{Call, RpcClient, RpcError, RpcServer, Services};
+use coyote_test_support::worker_argv;
+use goridge::{flags, Frame, Options};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+struct Fixture {
+    pool: Pool,
+    address: String,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+}
+
+async fn fixture(address: &str) -> Fixture {
+    let pool = Pool::start(PoolOptions {
+        name: "http".into(),
+        command: WorkerCommand {
+            argv: worker_argv("echo"),
+            ..WorkerCommand::default()
+        },
+        num_workers: 2,
+        allocate_timeout: Duration::from_secs(10),
+        destroy_timeout: Duration::from_secs(5),
+        ..PoolOptions::default()
+    })
+    .await
+    .unwrap();
+    let mut pools = BTreeMap::new();
+    pools.insert("http".to_owned(), pool.clone());
+    let services = Services::new()
+        .with(Arc::new(Informer::new(pools.clone())))
+        .with(Arc::new(Resetter::new(pools)));
+    let server = RpcServer::bind(address).await.unwrap();
+    let address = server.address().to_owned();
+    let shutdown = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    tracker.spawn(server.serve(services, shutdown.clone(), tracker.clone()));
+    Fixture {
+        pool,
+        address,
+        shutdown,
+        tracker,
+    }
+}
+
+impl Fixture {
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.tracker.close();
+        tokio::time::timeout(Duration::from_secs(10), self.tracker.wait())
+            .await
+            .expect("rpc tasks stop");
+        self.pool.shutdown().await;
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct WorkerList {
+    workers: Vec<WorkerState>,
+}
+
+#[tokio::test]
+async fn informer_and_resetter_over_tcp() {
+    let fx = fixture("tcp://127.0.0.1:0").await;
+    let mut client = RpcClient::connect(&fx.address).await.unwrap();
+    let plugins: Vec<String> = client.call_json("informer.List", &true).await.unwrap();
+    assert_eq!(plugins, ["http"]);
+    let list: WorkerList = client.call_json("informer.Workers", &"http").await.unwrap();
+    assert_eq!(list.workers.len(), 2);
+    let before: HashSet<i64> = list.workers.iter().map(|w| w.pid).collect();
+    for w in &list.workers {
+        assert_eq!(w.status_str, "ready");
+        assert_eq!(w.status, 1);
+        assert!(w.memory_usage > 0);
+        assert!(w.created > 1_600_000_000_000_000_000, "unix nanoseconds");
+        assert!(w.command.contains("echo.php"));
+    }
+    let resettable: Vec<String> = client.call_json("resetter.List", &true).await.unwrap();
+    assert_eq!(resettable, ["http"]);
+    let done: bool = client.call_json("resetter.Reset", &"http").await.unwrap();
+    assert!(done);
+    let list: WorkerList = client.call_json("informer.Workers", &"http").await.unwrap();
+    let after: HashSet<i64> = list.workers.iter().map(|w| w.pid).collect();
+    assert_eq!(after.len(), 2);
+    assert!(after.is_disjoint(&before), "reset replaced every worker");
+    fx.stop().await;
+}
+
+#[tokio::test]
+async fn errors_use_net_rpc_wording() {
+    let fx = fixture("tcp://127.0.0.1:0").await;
+    let mut client = RpcClient::connect(&fx.address).await.unwrap();
+    let err = client
+        .call_json::<_, bool>("kv.Clear", &"x")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("rpc: can't find service kv"),
+        "{err}"
+    );
+    let err = client
+        .call_json::<_, bool>("informer.Nope", &"x")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("rpc: can't find method informer.Nope"),
+        "{err}"
+    );
+    let err = client
+        .call_json::<_, WorkerList>("informer.Workers", &"jobs")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no such plugin: jobs"), "{err}");
+    let err = client
+        .call_raw(
+            "informer.Workers",
+            flags::CODEC_JSON,
+            Bytes::from_static(b"{not json"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RpcError::Remote { .. }), "{err}");
+    let err = client
+        .call_raw("informer.Workers", flags::CODEC_PROTO, Bytes::new())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("does not support codec"), "{err}");
+    // The connection is still usable after errors.
+    let plugins: Vec<String> = client.call_json("informer.List", &true).await.unwrap();
+    assert_eq!(plugins, ["http"]);
+    fx.stop().await;
+}
+
+#[tokio::test]
+async fn unix_socket_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let address = format!("unix://{}", dir.path().join("rpc.sock").display());
+    let fx = fixture(&address).await;
+    let mut client = RpcClient::connect(&fx.address).await.unwrap();
+    let plugins: Vec<String> = client.call_json("informer.List", &true).await.unwrap();
+    assert_eq!(plugins, ["http"]);
+    fx.stop().await;
+    assert!(
+        !dir.path().join("rpc.sock").exists(),
+        "socket removed on stop"
+    );
+}
+
+async fn read_frame(stream: &mut TcpStream, buf: &mut BytesMut) -> Frame {
+    loop {
+        if let Some(frame) = goridge::decode(buf, 1 << 20).unwrap() {
+            return frame;
+        }
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read_buf(buf))
+            .await
+            .expect("answer in time")
+            .unwrap();
+        assert!(n > 0, "connection closed");
+    }
+}
+
+#[tokio::test]
+async fn pipelined_calls_are_answered_by_seq() {
+    let fx = fixture("tcp://127.0.0.1:0").await;
+    let mut stream = TcpStream::connect(fx.address.trim_start_matches("tcp://"))
+        .await
+        .unwrap();
+    let mut out = BytesMut::new();
+    for seq in 1..=20u32 {
+        let call = Call {
+            seq,
+            method: "informer.List".into(),
+            codec: flags::CODEC_JSON,
+            body: Bytes::from_static(b"true"),
+        };
+        goridge::encode(&call.to_frame(), &mut out).unwrap();
+    }
+    stream.write_all(&out).await.unwrap();
+    let mut seen = HashSet::new();
+    let mut buf = BytesMut::new();
+    for _ in 0..20 {
+        let frame = read_frame(&mut stream, &mut buf).await;
+        assert!(!frame.has_flag(flags::ERROR));
+        let answer = Call::from_frame(frame).unwrap();
+        assert_eq!(answer.method, "informer.List");
+        assert_eq!(&answer.body[..], b"[\"http\"]");
+        seen.insert(answer.seq);
+    }
+    assert_eq!(seen, (1..=20).collect());
+    fx.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_frames() {
+    let fx = fixture("tcp://127.0.0.1:0").await;
+    let addr = fx.address.trim_start_matches("tcp://").to_owned();
+
+    // Wrong option count: answered with an error, connection kept.
+    let mut stream = TcpStream::connect(&addr).await.unwrap();
+    let mut out = BytesMut::new();
+    goridge::encode(
+        &Frame::new(flags::CODEC_JSON, Options::one(9), &b"informer.List"[..]),
+        &mut out,
+    )
+    .unwrap();
+    stream.write_all(&out).await.unwrap();
+    let answer = read_frame(&mut stream, &mut BytesMut::new()).await;
+    assert!(answer.has_flag(flags::ERROR));
+    assert_eq!(answer.options.as_slice()[0], 9, "seq echoed");
+    assert!(String::from_utf8_lossy(&answer.payload).contains("should be 2 options"));
+
+    // Bad CRC: the connection is closed (no way to re-synchronise).
+    let mut bad = BytesMut::new();
+    goridge::encode(
+        &Call {
+            seq: 1,
+            method: "informer.List".into(),
+            codec: flags::CODEC_JSON,
+            body: Bytes::from_static(b"true"),
+        }
+        .to_frame(),
+        &mut bad,
+    )
+    .unwrap();
+    bad[6] ^= 0xff;
+    stream.write_all(&bad).await.unwrap();
+    let mut rest = Vec::new();
+    let n = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut rest))
+        .await
+        .expect("closed in time")
+        .unwrap();
+    assert_eq!(n, 0, "closed without an answer");
+
+    // A header announcing more than the limit: closed before reading it.
+    let mut stream = TcpStream::connect(&addr).await.unwrap();
+    let mut head = vec![0x15, flags::CODEC_JSON];
+    head.extend_from_slice(&u32::MAX.to_le_bytes());
+    let crc = crc(&head);
+    head.extend_from_slice(&crc.to_le_bytes());
+    head.extend_from_slice(&[0, 0, 1, 0, 0, 0, 13, 0, 0, 0]);
+    stream.write_all(&head).await.unwrap();
+    let mut rest = Vec::new();
+    let n = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut rest))
+        .await
+        .expect("closed in time")
+        .unwrap();
+    assert_eq!(n, 0);
+
+    // The server still serves new connections.
+    let mut client = RpcClient::connect(&fx.address).await.unwrap();
+    let plugins: Vec<String> = client.call_json("informer.List", &true).await.unwrap();
+    assert_eq!(plugins, ["http"]);
+    fx.stop().await;
+}
+
+fn crc(bytes: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for b in bytes {
+        c ^= u32::from(*b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
