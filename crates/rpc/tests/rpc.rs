@@ -282,3 +282,51 @@ fn crc(bytes: &[u8]) -> u32 {
     }
     !c
 }
+
+#[tokio::test]
+async fn php_sdk_client_round_trips() {
+    let fx = fixture("tcp://127.0.0.1:0").await;
+    let before: HashSet<u32> = fx.pool.workers().iter().map(|w| w.pid).collect();
+    let script = coyote_test_support::repo_root().join("crates/rpc/tests/php/informer-client.php");
+    let output = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::process::Command::new(coyote_test_support::php())
+            .arg(&script)
+            .env("RR_RPC", &fx.address)
+            .output(),
+    )
+    .await
+    .expect("php client finished in time")
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(seen["plugins"], serde_json::json!(["http"]));
+    let workers = seen["workers"].as_array().unwrap();
+    assert_eq!(workers.len(), 2);
+    for w in workers {
+        assert!(before.contains(&(w["pid"].as_u64().unwrap() as u32)));
+        assert_eq!(w["statusStr"], "ready");
+    }
+    let error = seen["error"].as_str().unwrap();
+    assert!(
+        error.contains("rpc: can't find method informer.Nope"),
+        "{error}"
+    );
+    assert_eq!(seen["prefixed"], serde_json::json!(["http"]));
+    assert_eq!(seen["reset"], true);
+    let after: HashSet<u32> = seen["after"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_u64().unwrap() as u32)
+        .collect();
+    assert!(
+        after.is_disjoint(&before),
+        "PHP-triggered reset replaced the workers"
+    );
+    fx.stop().await;
+}
