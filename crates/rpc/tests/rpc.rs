@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use coyote_pool::{Pool, PoolOptions, WorkerCommand};
-use coyote_rpc::services::{Informer, Resetter, WorkerState};
+use coyote_rpc::services::{AppLogger, Informer, LogAttrs, LogEntry, Resetter, WorkerState};
 use coyote_rpc::{Call, RpcClient, RpcError, RpcServer, Services};
 use coyote_test_support::worker_argv;
 use goridge::{flags, Frame, Options};
@@ -43,7 +43,8 @@ async fn fixture(address: &str) -> Fixture {
     pools.insert("http".to_owned(), pool.clone());
     let services = Services::new()
         .with(Arc::new(Informer::new(pools.clone())))
-        .with(Arc::new(Resetter::new(pools)));
+        .with(Arc::new(Resetter::new(pools)))
+        .with(Arc::new(AppLogger));
     let server = RpcServer::bind(address).await.unwrap();
     let address = server.address().to_owned();
     let shutdown = CancellationToken::new();
@@ -327,6 +328,108 @@ async fn php_sdk_client_round_trips() {
     assert!(
         after.is_disjoint(&before),
         "PHP-triggered reset replaced the workers"
+    );
+    fx.stop().await;
+}
+
+#[tokio::test]
+async fn app_logger_writes_into_the_server_log() {
+    use prost::Message;
+    use std::sync::Mutex;
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::DEBUG)
+            .finish(),
+    );
+    let fx = fixture("tcp://127.0.0.1:0").await;
+    let mut client = RpcClient::connect(&fx.address).await.unwrap();
+    for (method, text) in [
+        ("app.Error", "an error from php"),
+        ("app.Warning", "a warning from php"),
+        ("app.Info", "an info from php"),
+        ("app.Debug", "a debug from php"),
+    ] {
+        let ok: bool = client.call_json(method, &text).await.unwrap();
+        assert!(ok);
+    }
+    let entry = LogEntry {
+        message: "with context".into(),
+        log_attrs: vec![LogAttrs {
+            key: "user".into(),
+            value: "42".into(),
+        }],
+    };
+    let answer = client
+        .call_raw(
+            "app.InfoWithContext",
+            flags::CODEC_PROTO,
+            entry.encode_to_vec().into(),
+        )
+        .await
+        .unwrap();
+    assert!(answer.is_empty(), "applogger.v1.Response is empty");
+    let err = client
+        .call_raw(
+            "app.InfoWithContext",
+            flags::CODEC_JSON,
+            Bytes::from_static(b"{}"),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("does not support codec"), "{err}");
+    let err = client
+        .call_raw(
+            "app.ErrorWithContext",
+            flags::CODEC_PROTO,
+            Bytes::from_static(&[0x0a, 0xff]),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot decode"), "{err}");
+    let err = client
+        .call_json::<_, bool>("app.Notice", &"x")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("can't find method app.Notice"),
+        "{err}"
+    );
+    let text = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
+    assert!(
+        text.contains("ERROR coyote::app: an error from php"),
+        "{text}"
+    );
+    assert!(
+        text.contains("WARN coyote::app: a warning from php"),
+        "{text}"
+    );
+    assert!(
+        text.contains("INFO coyote::app: an info from php"),
+        "{text}"
+    );
+    assert!(
+        text.contains("DEBUG coyote::app: a debug from php"),
+        "{text}"
+    );
+    assert!(
+        text.contains("with context context=\"user:42\"")
+            || text.contains("with context context=user:42"),
+        "{text}"
     );
     fx.stop().await;
 }

@@ -1,5 +1,6 @@
-//! One file per RPC service.
+//! One file per RPC service: `informer`, `resetter`, `app` (logger).
 
+mod app;
 mod informer;
 mod resetter;
 
@@ -10,6 +11,7 @@ use coyote_pool::Pool;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use app::{AppLogger, LogAttrs, LogEntry};
 pub use informer::{Informer, WorkerState};
 pub use resetter::Resetter;
 
