@@ -228,3 +228,27 @@ impl Config {
 
 #[cfg(test)]
 mod tests;
+
+/// Loads `bytes` as a configuration file (with a fixed environment and one
+/// override) and checks that the loader answers with a config or an error,
+/// never a panic, and that every error names at least one problem. Shared
+/// by the cargo-fuzz target and a stable property test.
+pub fn fuzz_load(bytes: &[u8]) {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return;
+    };
+    let opts = LoadOptions {
+        env: HashMap::from([("WORKERS".to_owned(), "4".to_owned())]),
+        overrides: vec!["http.pool.debug=false".to_owned()],
+        ..LoadOptions::default()
+    };
+    match Config::from_str(text, &opts) {
+        Ok(loaded) => {
+            let _ = loaded.config.has_section("http");
+        }
+        Err(ConfigError::Invalid { problems }) => assert!(!problems.is_empty()),
+        Err(other) => {
+            let _ = other.to_string();
+        }
+    }
+}

@@ -28,3 +28,23 @@ pub use server::{RpcServer, Service, ServiceFuture, Services};
 /// Largest RPC frame accepted (arguments are small; KV values and job
 /// payloads are the large ones, and RoadRunner bounds nothing here).
 pub const MAX_FRAME: usize = 64 * 1024 * 1024;
+
+/// Decodes `bytes` as a stream of RPC request frames, exactly as a
+/// connection does, and checks that every decoded call answers with the
+/// same seq. Shared by the cargo-fuzz target and a stable property test.
+pub fn fuzz_requests(bytes: &[u8]) {
+    let mut buf = bytes::BytesMut::from(bytes);
+    while let Ok(Some(frame)) = goridge::decode(&mut buf, 1 << 16) {
+        match Call::from_frame(frame) {
+            Ok(call) => {
+                let answer = call.answer(b"ok");
+                assert_eq!(answer.options.as_slice()[0], call.seq);
+                let back = Call::from_frame(answer).map_err(|(_, e)| e);
+                assert!(back.is_ok_and(|b| b.method == call.method));
+            }
+            Err((_, e)) => {
+                let _ = e.to_string();
+            }
+        }
+    }
+}

@@ -130,3 +130,32 @@ mod tests {
         assert!(err.to_string().contains("exceeds"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod fuzz_property {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The cargo-fuzz entry point, on stable, over arbitrary bytes and
+        /// over valid frames with arbitrary options and payloads.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            crate::fuzz_requests(&bytes);
+        }
+
+        #[test]
+        fn arbitrary_frames_never_panic(
+            options in proptest::collection::vec(any::<u32>(), 0..4),
+            payload in proptest::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let frame = goridge::Frame::new(
+                goridge::flags::CODEC_JSON,
+                goridge::Options::from_slice(&options).unwrap_or_default(),
+                payload,
+            );
+            let mut buf = bytes::BytesMut::new();
+            goridge::encode(&frame, &mut buf).unwrap();
+            crate::fuzz_requests(&buf);
+        }
+    }
+}
