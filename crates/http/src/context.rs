@@ -1,0 +1,372 @@
+//! The request context RoadRunner sends to a worker, in JSON or protobuf.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+
+use hyper::http::request::Parts;
+use hyper::Version;
+use ipnet::IpNet;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::proto;
+use crate::ContextEncoding;
+
+/// What is known about a request before its body is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Meta {
+    pub(crate) remote_addr: String,
+    pub(crate) protocol: &'static str,
+    pub(crate) method: String,
+    pub(crate) uri: String,
+    pub(crate) headers: BTreeMap<String, Vec<String>>,
+    pub(crate) cookies: BTreeMap<String, String>,
+    pub(crate) raw_query: String,
+}
+
+/// Go's `CanonicalMIMEHeaderKey`: `content-type` -> `Content-Type`.
+pub(crate) fn canonical(name: &str) -> String {
+    let valid = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if !valid {
+        return name.to_owned();
+    }
+    let mut upper = true;
+    name.chars()
+        .map(|c| {
+            let out = if upper {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            };
+            upper = c == '-';
+            out
+        })
+        .collect()
+}
+
+fn strip_crlf(s: &str) -> String {
+    s.chars().filter(|c| *c != '\r' && *c != '\n').collect()
+}
+
+/// Go's `url.QueryUnescape` (`+` is a space); `None` on bad escapes.
+fn query_unescape(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let ok = bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+            if !ok {
+                return None;
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    let spaced = value.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
+}
+
+/// Parses `Cookie` headers into name -> unescaped value; cookies whose
+/// value does not unescape are dropped, as RoadRunner does.
+pub(crate) fn cookies(parts: &Parts) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for header in parts.headers.get_all(hyper::header::COOKIE) {
+        let Ok(text) = header.to_str() else { continue };
+        for pair in text.split(';') {
+            let Some((name, value)) = pair.trim().split_once('=') else {
+                continue;
+            };
+            let value = value.trim_matches('"');
+            if name.is_empty() {
+                continue;
+            }
+            if let Some(value) = query_unescape(value) {
+                out.insert(name.to_owned(), value);
+            }
+        }
+    }
+    out
+}
+
+/// The client address: the peer, or what a trusted proxy says it is.
+/// Headers are read in RoadRunner's order: Forwarded, X-Forwarded-For,
+/// X-Real-IP, True-Client-IP, CF-Connecting-IP.
+pub(crate) fn remote_addr(parts: &Parts, peer: IpAddr, trusted: &[IpNet]) -> String {
+    if !trusted.iter().any(|net| net.contains(&peer)) {
+        return peer.to_string();
+    }
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let parse = |s: &str| {
+        let s = s.trim().trim_matches('"');
+        let s = s
+            .strip_prefix('[')
+            .map_or(s, |r| r.split(']').next().unwrap_or(r));
+        s.parse::<IpAddr>()
+            .ok()
+            .or_else(|| s.parse::<SocketAddr>().ok().map(|a| a.ip()))
+    };
+    if let Some(fwd) = header("forwarded") {
+        let found = fwd
+            .split([';', ','])
+            .filter_map(|p| {
+                p.trim()
+                    .strip_prefix("for=")
+                    .or_else(|| p.trim().strip_prefix("For="))
+            })
+            .find_map(parse);
+        if let Some(ip) = found {
+            return ip.to_string();
+        }
+    }
+    if let Some(ip) = header("x-forwarded-for")
+        .and_then(|v| v.split(',').next())
+        .and_then(parse)
+    {
+        return ip.to_string();
+    }
+    for name in ["x-real-ip", "true-client-ip", "cf-connecting-ip"] {
+        if let Some(ip) = header(name).and_then(parse) {
+            return ip.to_string();
+        }
+    }
+    peer.to_string()
+}
+
+/// Everything but the body.
+pub(crate) fn meta(parts: &Parts, peer: IpAddr, scheme: &str, trusted: &[IpNet]) -> Meta {
+    let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, value) in &parts.headers {
+        if name == hyper::header::HOST {
+            continue;
+        }
+        headers
+            .entry(canonical(name.as_str()))
+            .or_default()
+            .push(String::from_utf8_lossy(value.as_bytes()).into_owned());
+    }
+    let host = parts
+        .uri
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            parts
+                .headers
+                .get(hyper::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "localhost".to_owned());
+    let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    Meta {
+        remote_addr: remote_addr(parts, peer, trusted),
+        protocol: match parts.version {
+            Version::HTTP_09 => "HTTP/0.9",
+            Version::HTTP_10 => "HTTP/1.0",
+            Version::HTTP_2 => "HTTP/2.0",
+            Version::HTTP_3 => "HTTP/3.0",
+            _ => "HTTP/1.1",
+        },
+        method: parts.method.as_str().to_owned(),
+        uri: strip_crlf(&format!("{scheme}://{host}{path_and_query}")),
+        headers,
+        cookies: cookies(parts),
+        raw_query: strip_crlf(parts.uri.query().unwrap_or("")),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonContext<'a> {
+    remote_addr: &'a str,
+    protocol: &'a str,
+    method: &'a str,
+    uri: &'a str,
+    headers: &'a BTreeMap<String, Vec<String>>,
+    cookies: &'a BTreeMap<String, String>,
+    raw_query: &'a str,
+    parsed: bool,
+    uploads: Option<&'a Value>,
+    attributes: BTreeMap<String, Vec<String>>,
+}
+
+/// Encodes the context; returns the frame codec flag and the bytes.
+pub(crate) fn encode(
+    meta: &Meta,
+    parsed: bool,
+    uploads: Option<&Value>,
+    encoding: ContextEncoding,
+) -> (u8, Vec<u8>) {
+    match encoding {
+        ContextEncoding::Json => {
+            let context = JsonContext {
+                remote_addr: &meta.remote_addr,
+                protocol: meta.protocol,
+                method: &meta.method,
+                uri: &meta.uri,
+                headers: &meta.headers,
+                cookies: &meta.cookies,
+                raw_query: &meta.raw_query,
+                parsed,
+                uploads,
+                attributes: BTreeMap::new(),
+            };
+            (
+                goridge::flags::CODEC_JSON,
+                serde_json::to_vec(&context).unwrap_or_else(|_| b"{}".to_vec()),
+            )
+        }
+        ContextEncoding::Proto => {
+            use prost::Message;
+            let values = |v: &[String]| proto::HeaderValue {
+                value: v.iter().map(|s| s.as_bytes().to_vec()).collect(),
+            };
+            let request = proto::Request {
+                remote_addr: meta.remote_addr.clone(),
+                protocol: meta.protocol.to_owned(),
+                method: meta.method.clone(),
+                uri: meta.uri.clone(),
+                header: meta
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), values(v)))
+                    .collect(),
+                cookies: meta
+                    .cookies
+                    .iter()
+                    .map(|(k, v)| (k.clone(), values(std::slice::from_ref(v))))
+                    .collect(),
+                raw_query: meta.raw_query.clone(),
+                parsed,
+                uploads: uploads
+                    .map(|u| serde_json::to_vec(u).unwrap_or_default())
+                    .unwrap_or_default(),
+                attributes: HashMap::new(),
+            };
+            (goridge::flags::CODEC_PROTO, request.encode_to_vec())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+
+    use super::*;
+
+    fn parts(req: hyper::Request<()>) -> Parts {
+        req.into_parts().0
+    }
+
+    fn sample() -> Parts {
+        parts(
+            hyper::Request::builder()
+                .method("POST")
+                .uri("/path/x?a[]=1&b=2")
+                .header("Host", "example.com:8080")
+                .header("x-custom-header", "one")
+                .header("X-Custom-Header", "two")
+                .header("content-type", "application/json")
+                .header("Cookie", "theme=dark%20blue; sid=a+b; bad=%zz")
+                .body(())
+                .unwrap(),
+        )
+    }
+
+    #[test]
+    fn canonical_names_like_go() {
+        assert_eq!(canonical("content-type"), "Content-Type");
+        assert_eq!(canonical("x-CUSTOM-header"), "X-Custom-Header");
+        assert_eq!(canonical("www-authenticate"), "Www-Authenticate");
+        assert_eq!(canonical("bad header"), "bad header");
+    }
+
+    #[test]
+    fn json_context_has_roadrunner_fields() {
+        let meta = meta(&sample(), "10.1.2.3".parse().unwrap(), "http", &[]);
+        let (codec, bytes) = encode(&meta, false, None, ContextEncoding::Json);
+        assert_eq!(codec, goridge::flags::CODEC_JSON);
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["remoteAddr"], "10.1.2.3");
+        assert_eq!(v["protocol"], "HTTP/1.1");
+        assert_eq!(v["method"], "POST");
+        assert_eq!(v["uri"], "http://example.com:8080/path/x?a[]=1&b=2");
+        assert_eq!(v["rawQuery"], "a[]=1&b=2");
+        assert_eq!(
+            v["headers"]["X-Custom-Header"],
+            serde_json::json!(["one", "two"])
+        );
+        assert!(v["headers"].get("Host").is_none(), "Host is not a header");
+        assert_eq!(v["cookies"]["theme"], "dark blue");
+        assert_eq!(v["cookies"]["sid"], "a b");
+        assert!(v["cookies"].get("bad").is_none(), "bad escapes dropped");
+        assert_eq!(v["parsed"], false);
+        assert!(v["uploads"].is_null());
+        assert_eq!(v["attributes"], serde_json::json!({}));
+    }
+
+    #[test]
+    fn proto_context_decodes_back() {
+        let meta = meta(&sample(), "10.1.2.3".parse().unwrap(), "https", &[]);
+        let uploads = serde_json::json!({"f": {"name": "a.txt"}});
+        let (codec, bytes) = encode(&meta, true, Some(&uploads), ContextEncoding::Proto);
+        assert_eq!(codec, goridge::flags::CODEC_PROTO);
+        let req = proto::Request::decode(bytes.as_slice()).unwrap();
+        assert_eq!(req.remote_addr, "10.1.2.3");
+        assert_eq!(req.uri, "https://example.com:8080/path/x?a[]=1&b=2");
+        assert_eq!(
+            req.header["X-Custom-Header"].value,
+            [b"one".to_vec(), b"two".to_vec()]
+        );
+        assert_eq!(req.cookies["theme"].value, [b"dark blue".to_vec()]);
+        assert!(req.parsed);
+        let back: Value = serde_json::from_slice(&req.uploads).unwrap();
+        assert_eq!(back, uploads);
+    }
+
+    #[test]
+    fn proxies_are_believed_only_when_trusted() {
+        let req = parts(
+            hyper::Request::builder()
+                .uri("/")
+                .header("X-Forwarded-For", "203.0.113.7, 10.0.0.1")
+                .header("X-Real-IP", "198.51.100.1")
+                .body(())
+                .unwrap(),
+        );
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        assert_eq!(remote_addr(&req, proxy, &[]), "10.0.0.1");
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        assert_eq!(remote_addr(&req, proxy, &trusted), "203.0.113.7");
+        let fwd = parts(
+            hyper::Request::builder()
+                .uri("/")
+                .header("Forwarded", "for=\"[2001:db8::1]:4711\";proto=https")
+                .body(())
+                .unwrap(),
+        );
+        assert_eq!(remote_addr(&fwd, proxy, &trusted), "2001:db8::1");
+        let real = parts(
+            hyper::Request::builder()
+                .uri("/")
+                .header("X-Real-IP", "198.51.100.1")
+                .body(())
+                .unwrap(),
+        );
+        assert_eq!(remote_addr(&real, proxy, &trusted), "198.51.100.1");
+        let junk = parts(
+            hyper::Request::builder()
+                .uri("/")
+                .header("X-Real-IP", "not an ip")
+                .body(())
+                .unwrap(),
+        );
+        assert_eq!(remote_addr(&junk, proxy, &trusted), "10.0.0.1");
+    }
+}

@@ -1,0 +1,280 @@
+//! One request end to end: context + body -> pool -> response.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use coyote_pool::{Fault, Payload, Pool, PoolError, ResponseStream};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Body, Frame};
+use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::Value;
+
+use crate::body::{self, BodyError, BoxError};
+use crate::response::{self, Head};
+use crate::uploads::{self, TempFiles};
+use crate::{context, form, HttpOptions};
+
+/// The body type of every response.
+pub type HttpBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// Serves requests from one pool with one set of options.
+pub struct Handler {
+    pool: Pool,
+    opts: HttpOptions,
+    scheme: &'static str,
+}
+
+/// What the body turned into for the worker.
+struct Prepared {
+    body: Bytes,
+    parsed: bool,
+    uploads: Option<Value>,
+    files: TempFiles,
+}
+
+fn full(status: StatusCode, text: impl Into<Bytes>) -> Response<HttpBody> {
+    let mut response = Response::new(
+        Full::new(text.into())
+            .map_err(|e| match e {})
+            .boxed_unsync(),
+    );
+    *response.status_mut() = status;
+    response
+}
+
+impl Handler {
+    /// A handler for plain HTTP.
+    pub fn new(pool: Pool, opts: HttpOptions) -> Self {
+        Self {
+            pool,
+            opts,
+            scheme: "http",
+        }
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &HttpOptions {
+        &self.opts
+    }
+
+    /// Answers one request from `peer`.
+    pub async fn handle<B>(&self, req: Request<B>, peer: SocketAddr) -> Response<HttpBody>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let started = Instant::now();
+        let (parts, body) = req.into_parts();
+        let meta = context::meta(&parts, peer.ip(), self.scheme, &self.opts.trusted_subnets);
+        let response = self.run(&parts, &meta, body).await;
+        if self.opts.access_logs {
+            tracing::info!(target: "coyote::http::access",
+                method = %meta.method, uri = %meta.uri, status = response.status().as_u16(),
+                elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, remote = %meta.remote_addr,
+                "http request");
+        }
+        response
+    }
+
+    async fn run<B>(
+        &self,
+        parts: &hyper::http::request::Parts,
+        meta: &context::Meta,
+        body: B,
+    ) -> Response<HttpBody>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let prepared = match self.prepare(parts, body).await {
+            Ok(prepared) => prepared,
+            Err(BodyError::TooLarge) => {
+                return full(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "request body is larger than max_request_size\n",
+                )
+            }
+            Err(BodyError::Bad(reason)) => {
+                tracing::debug!(target: "coyote::http", %reason, "unreadable request body");
+                return full(StatusCode::BAD_REQUEST, "malformed request body\n");
+            }
+        };
+        let (codec, context) = context::encode(
+            meta,
+            prepared.parsed,
+            prepared.uploads.as_ref(),
+            self.opts.encoding,
+        );
+        let payload = Payload::new(codec, context, prepared.body);
+        let stream = match self.pool.exec_stream(payload).await {
+            Ok(stream) => stream,
+            Err(e) => return self.failure(&e),
+        };
+        self.respond(stream, prepared.files).await
+    }
+
+    /// Reads the body the way RoadRunner hands it to PHP.
+    async fn prepare<B>(
+        &self,
+        parts: &hyper::http::request::Parts,
+        body: B,
+    ) -> Result<Prepared, BodyError>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let limit = self.opts.max_request_size;
+        let announced = parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if announced.is_some_and(|len| len > limit) {
+            return Err(BodyError::TooLarge);
+        }
+        let mut prepared = Prepared {
+            body: Bytes::new(),
+            parsed: false,
+            uploads: None,
+            files: TempFiles::default(),
+        };
+        if parts.method == Method::HEAD || parts.method == Method::OPTIONS {
+            return Ok(prepared);
+        }
+        let content_type = parts
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if !self.opts.raw_body && content_type.contains("application/x-www-form-urlencoded") {
+            let raw = body::collect(body, limit).await?;
+            prepared.body =
+                Bytes::from(serde_json::to_vec(&form::urlencoded(&raw)).unwrap_or_default());
+            prepared.parsed = true;
+        } else if !self.opts.raw_body && content_type.contains("multipart/form-data") {
+            let boundary = multer::parse_boundary(&content_type)
+                .map_err(|e| BodyError::Bad(format!("multipart boundary: {e}")))?;
+            let parsed = uploads::parse(
+                body::limited_stream(body, limit),
+                boundary,
+                &self.opts.uploads,
+            )
+            .await?;
+            prepared.body = Bytes::from(serde_json::to_vec(&parsed.fields).unwrap_or_default());
+            prepared.parsed = true;
+            prepared.uploads = Some(Value::Object(parsed.uploads));
+            prepared.files = parsed.files;
+        } else {
+            prepared.body = body::collect(body, limit).await?;
+        }
+        Ok(prepared)
+    }
+
+    /// Turns the worker's answer into a response; a streamed answer is
+    /// sent part by part (the temp files live until the last part).
+    async fn respond(&self, mut stream: ResponseStream, files: TempFiles) -> Response<HttpBody> {
+        let (head, first) = loop {
+            let part = match stream.next().await {
+                Some(Ok(part)) => part,
+                Some(Err(e)) => return self.failure(&e),
+                None => return self.bad_worker("the worker sent no response"),
+            };
+            let head = match response::parse(&part.context, part.codec) {
+                Ok(head) => head,
+                Err(reason) => return self.bad_worker(&reason),
+            };
+            if head.status.is_informational() {
+                // hyper cannot send interim responses (103 Early Hints), so
+                // they are dropped; the final response follows.
+                tracing::debug!(target: "coyote::http", status = head.status.as_u16(),
+                    "informational response from the worker not forwarded");
+                if !part.more {
+                    return self.bad_worker("the worker sent only an informational response");
+                }
+                continue;
+            }
+            break (head, part);
+        };
+        let Head { status, headers } = head;
+        let body: HttpBody = if first.more {
+            let chunks = futures::stream::unfold(
+                (Some(first.body), stream, files),
+                |(first, mut stream, files)| async move {
+                    if let Some(chunk) = first {
+                        return Some((Ok(Frame::data(chunk)), (None, stream, files)));
+                    }
+                    match stream.next().await {
+                        Some(Ok(part)) => Some((Ok(Frame::data(part.body)), (None, stream, files))),
+                        Some(Err(e)) => {
+                            tracing::warn!(target: "coyote::http", error = %e, "streamed response failed midway");
+                            Some((Err(BoxError::from(e)), (None, stream, files)))
+                        }
+                        None => None,
+                    }
+                },
+            );
+            StreamBody::new(chunks).boxed_unsync()
+        } else {
+            drop(files);
+            Full::new(first.body).map_err(|e| match e {}).boxed_unsync()
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() = status;
+        let map = response.headers_mut();
+        for (name, value) in headers {
+            map.append(name, value);
+        }
+        response
+    }
+
+    fn bad_worker(&self, reason: &str) -> Response<HttpBody> {
+        tracing::error!(target: "coyote::http", %reason, "invalid response from the worker");
+        full(self.error_status(), "Internal Server Error\n")
+    }
+
+    fn error_status(&self) -> StatusCode {
+        StatusCode::from_u16(self.opts.internal_error_code)
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// Maps a pool error to a response.
+    fn failure(&self, error: &PoolError) -> Response<HttpBody> {
+        match error.fault() {
+            Fault::Overloaded => {
+                tracing::warn!(target: "coyote::http", %error, "no worker available");
+                let mut response = full(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "no workers available, retry later\n",
+                );
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+                response
+                    .headers_mut()
+                    .insert("no-workers", HeaderValue::from_static("true"));
+                response
+            }
+            Fault::Internal if matches!(error, PoolError::Stopped { .. }) => {
+                let mut response = full(StatusCode::SERVICE_UNAVAILABLE, "server is stopping\n");
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+                response
+            }
+            Fault::Caller => full(StatusCode::BAD_REQUEST, "bad request\n"),
+            _ => {
+                tracing::error!(target: "coyote::http", %error, "request failed");
+                let text = if self.opts.debug {
+                    format!("{error}\n")
+                } else {
+                    "Internal Server Error\n".to_owned()
+                };
+                full(self.error_status(), text)
+            }
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! The HTTP plugin: a hyper front end that turns each request into a
+//! worker payload exactly as RoadRunner does (so spiral/roadrunner-http and
+//! Coyote's own PSR-7 worker both work), runs it on the pool, and turns the
+//! worker's answer back into an HTTP response.
+//!
+//! # Layout
+//! - `options`: [`HttpOptions`], plain values mapped from `.rr.yaml`.
+//! - `context`: request -> context (JSON or `http.v1.Request` protobuf).
+//! - `proto`: the `http.v1` protobuf messages.
+//! - `form`: urlencoded bodies -> PHP's bracket tree (`a[b][]=1`).
+//! - `uploads`: multipart bodies -> form tree + temp files (removed when the
+//!   request ends).
+//! - `body`: reading a body under `max_request_size`.
+//! - `response`: the worker's answer -> status, headers, (streamed) body.
+//! - `handler`: one request end to end ([`Handler`]).
+//! - `server`: accept loop, HTTP/1.1 + h2c, graceful shutdown ([`serve`]).
+
+mod body;
+mod context;
+mod form;
+mod handler;
+mod options;
+pub mod proto;
+mod response;
+mod server;
+mod uploads;
+
+pub use handler::Handler;
+pub use options::{ContextEncoding, HttpOptions, UploadOptions};
+pub use server::serve;

@@ -1,0 +1,84 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+/// How the request context travels to workers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ContextEncoding {
+    /// JSON (`CODEC_JSON`): understood by every roadrunner-http version.
+    #[default]
+    Json,
+    /// `http.v1.Request` protobuf (`CODEC_PROTO`), as RoadRunner >= 2024.1.
+    Proto,
+}
+
+/// Where multipart files go and which are refused.
+#[derive(Clone, Debug)]
+pub struct UploadOptions {
+    /// Directory for temp files (the system temp dir when `None`).
+    pub dir: Option<PathBuf>,
+    /// Extensions (lower-case, with the dot) never written to disk.
+    pub forbid: Vec<String>,
+    /// When not empty, the only extensions accepted.
+    pub allow: Vec<String>,
+    /// uid / gid the workers run as: temp files (mode 0600) are given to
+    /// them so PHP can read them and nobody else can.
+    pub owner: Option<(u32, u32)>,
+}
+
+impl Default for UploadOptions {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            forbid: vec![".php".into(), ".exe".into(), ".bat".into()],
+            allow: Vec::new(),
+            owner: None,
+        }
+    }
+}
+
+/// The HTTP plugin's settings (the `http` section, mapped by the server).
+#[derive(Clone, Debug)]
+pub struct HttpOptions {
+    /// Largest body accepted, in bytes (RoadRunner's default is 1000 MB).
+    pub max_request_size: u64,
+    /// Send form bodies raw instead of parsed.
+    pub raw_body: bool,
+    /// Status for a failed worker execution.
+    pub internal_error_code: u16,
+    /// Log one line per request.
+    pub access_logs: bool,
+    /// `pool.debug`: worker error texts go to the client.
+    pub debug: bool,
+    /// Proxies whose X-Real-IP / X-Forwarded-For / Forwarded are believed.
+    pub trusted_subnets: Vec<IpNet>,
+    /// Multipart uploads.
+    pub uploads: UploadOptions,
+    /// Context encoding sent to workers.
+    pub encoding: ContextEncoding,
+    /// A client must send its request headers within this time.
+    pub header_read_timeout: Duration,
+    /// HTTP/2 over cleartext (h2c) alongside HTTP/1.1.
+    pub h2c: bool,
+    /// `http2.max_concurrent_streams`.
+    pub max_concurrent_streams: u32,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            max_request_size: 1000 * 1024 * 1024,
+            raw_body: false,
+            internal_error_code: 500,
+            access_logs: false,
+            debug: false,
+            trusted_subnets: Vec::new(),
+            uploads: UploadOptions::default(),
+            encoding: ContextEncoding::Json,
+            header_read_timeout: Duration::from_secs(10),
+            h2c: false,
+            max_concurrent_streams: 128,
+        }
+    }
+}
