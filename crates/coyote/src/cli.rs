@@ -1,0 +1,71 @@
+//! The command line, shaped like RoadRunner's `rr` so scripts keep working.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Coyote: a RoadRunner-compatible PHP application server.
+#[derive(Parser, Debug)]
+#[command(name = "coyote", version, about, long_about = None)]
+pub struct Cli {
+    /// Options shared by every command (accepted before or after it).
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// RoadRunner's global flags.
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Configuration file.
+    #[arg(
+        short = 'c',
+        long = "config",
+        global = true,
+        default_value = ".rr.yaml"
+    )]
+    pub config: PathBuf,
+    /// Working directory (default: the configuration file's directory).
+    #[arg(
+        short = 'w',
+        long = "workdir",
+        visible_alias = "WorkDir",
+        global = true
+    )]
+    pub workdir: Option<PathBuf>,
+    /// Override a config value: `-o http.address=127.0.0.1:9000` (repeatable).
+    #[arg(short = 'o', long = "override", global = true)]
+    pub overrides: Vec<String>,
+    /// Load environment variables from this file first.
+    #[arg(long = "dotenv", global = true)]
+    pub dotenv: Option<PathBuf>,
+    /// Debug logging everywhere.
+    #[arg(short = 'd', long = "debug", global = true)]
+    pub debug: bool,
+    /// No log output.
+    #[arg(short = 's', long = "silent", global = true)]
+    pub silent: bool,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Start the server with the configured plugins.
+    Serve,
+    /// Show the workers of a running server (through its RPC).
+    Workers {
+        /// Plugins to show (default: every plugin with workers).
+        plugins: Vec<String>,
+        /// Refresh every second until interrupted.
+        #[arg(short = 'i', long = "interactive")]
+        interactive: bool,
+    },
+    /// Replace the workers of a running server, one by one, without
+    /// failing requests (new code is loaded).
+    Reset {
+        /// Plugins to reset (default: all).
+        plugins: Vec<String>,
+    },
+}

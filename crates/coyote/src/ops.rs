@@ -1,0 +1,159 @@
+//! Operator commands that talk to a running server over its RPC:
+//! `coyote workers [-i]` and `coyote reset`.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, Context};
+use coyote_rpc::services::WorkerState;
+use coyote_rpc::RpcClient;
+
+use crate::cli::Global;
+use crate::{config_failure, runtime_failure, Failure};
+
+#[derive(serde::Deserialize)]
+struct WorkerList {
+    workers: Vec<WorkerState>,
+}
+
+/// The RPC address from the config the server was started with.
+fn rpc_address(global: &Global) -> Result<String, Failure> {
+    let (loaded, _) = crate::serve::load(global)?;
+    loaded
+        .config
+        .rpc
+        .as_ref()
+        .map(|rpc| rpc.listen.dsn())
+        .ok_or_else(|| {
+            config_failure(anyhow!(
+                "the config has no rpc section; add `rpc: {{listen: tcp://127.0.0.1:6001}}`"
+            ))
+        })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .map_err(runtime_failure)
+}
+
+async fn connect(address: &str) -> Result<RpcClient, Failure> {
+    RpcClient::connect(address)
+        .await
+        .with_context(|| {
+            format!("cannot reach the server's RPC at {address} (is coyote serve running?)")
+        })
+        .map_err(runtime_failure)
+}
+
+async fn plugins(
+    client: &mut RpcClient,
+    method: &str,
+    asked: &[String],
+) -> Result<Vec<String>, Failure> {
+    if !asked.is_empty() {
+        return Ok(asked.to_vec());
+    }
+    client
+        .call_json(method, &true)
+        .await
+        .with_context(|| format!("{method} failed"))
+        .map_err(runtime_failure)
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const MB: f64 = 1024.0 * 1024.0;
+    format!("{:.1} MB", bytes as f64 / MB)
+}
+
+fn age(created_ns: i64) -> String {
+    let created = UNIX_EPOCH + Duration::from_nanos(u64::try_from(created_ns).unwrap_or(0));
+    let secs = SystemTime::now()
+        .duration_since(created)
+        .map_or(0, |d| d.as_secs());
+    match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m{}s", secs / 60, secs % 60),
+        _ => format!("{}h{}m", secs / 3600, (secs % 3600) / 60),
+    }
+}
+
+/// The table `coyote workers` prints for one plugin.
+pub fn table(plugin: &str, workers: &[WorkerState]) -> String {
+    let mut out = format!("Workers of [{plugin}]:\n");
+    let _ = writeln!(
+        out,
+        "{:>8}  {:<16}  {:>8}  {:>10}  {:>6}  {:>8}",
+        "PID", "STATUS", "EXECS", "MEMORY", "CPU%", "AGE"
+    );
+    for w in workers {
+        let _ = writeln!(
+            out,
+            "{:>8}  {:<16}  {:>8}  {:>10}  {:>6.1}  {:>8}",
+            w.pid,
+            w.status_str,
+            w.num_execs,
+            human_bytes(w.memory_usage),
+            w.cpu_percent,
+            age(w.created)
+        );
+    }
+    out
+}
+
+/// `coyote workers [plugins] [-i]`.
+pub fn workers(global: &Global, asked: &[String], interactive: bool) -> Result<(), Failure> {
+    let address = rpc_address(global)?;
+    runtime()?.block_on(async {
+        let mut client = connect(&address).await?;
+        loop {
+            let names = plugins(&mut client, "informer.List", asked).await?;
+            let mut screen = String::new();
+            for name in &names {
+                let list: WorkerList = client
+                    .call_json("informer.Workers", name)
+                    .await
+                    .with_context(|| format!("informer.Workers {name}"))
+                    .map_err(runtime_failure)?;
+                screen.push_str(&table(name, &list.workers));
+                screen.push('\n');
+            }
+            if !interactive {
+                print!("{screen}");
+                return Ok(());
+            }
+            // Clear the terminal and redraw, like `rr workers -i`.
+            println!("\x1b[2J\x1b[H{screen}(refreshing every second; Ctrl-C to quit)");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => return Ok(()),
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    })
+}
+
+/// `coyote reset [plugins]`.
+pub fn reset(global: &Global, asked: &[String]) -> Result<(), Failure> {
+    let address = rpc_address(global)?;
+    runtime()?.block_on(async {
+        let mut client = connect(&address).await?;
+        let names = plugins(&mut client, "resetter.List", asked).await?;
+        for name in names {
+            println!("Resetting plugin: [{name}]");
+            let started = Instant::now();
+            let done: bool = client
+                .call_json("resetter.Reset", &name)
+                .await
+                .with_context(|| format!("resetter.Reset {name}"))
+                .map_err(runtime_failure)?;
+            if done {
+                println!("  done in {:.1}s", started.elapsed().as_secs_f64());
+            } else {
+                return Err(runtime_failure(anyhow!("reset of {name} reported failure")));
+            }
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,188 @@
+//! Starting each plugin from its config section. Every plugin gets its
+//! own tracker; `serve` stops them in order.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use coyote_config::{Config, ListenAddr, ServerConfig};
+use coyote_http::{ContextEncoding, Handler, HttpOptions, UploadOptions};
+use coyote_pool::Pool;
+use coyote_rpc::services::{AppLogger, Informer, Resetter};
+use coyote_rpc::{RpcServer, Services};
+use coyote_server::pool_options;
+use coyote_status::{Checker, Status};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::{config_failure, runtime_failure, Failure};
+
+/// A started listener with its own tasks and stop token.
+pub struct Running {
+    /// Plugin name, for logs.
+    pub name: &'static str,
+    /// Cancel to stop accepting.
+    pub stop: CancellationToken,
+    /// The plugin's tasks (accept loop, connections).
+    pub tasks: TaskTracker,
+}
+
+impl Running {
+    fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            stop: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        }
+    }
+
+    /// Stops accepting and waits for in-flight work.
+    pub async fn stop(&self) {
+        self.stop.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+}
+
+fn tcp_address(addr: &ListenAddr, key: &str) -> Result<String, Failure> {
+    match addr {
+        ListenAddr::Tcp { host, port } if host.is_empty() => Ok(format!("0.0.0.0:{port}")),
+        ListenAddr::Tcp { host, port } if host.contains(':') => Ok(format!("[{host}]:{port}")),
+        ListenAddr::Tcp { host, port } => Ok(format!("{host}:{port}")),
+        ListenAddr::Unix(_) => Err(config_failure(anyhow::anyhow!(
+            "{key}: unix sockets are not supported here yet; use host:port"
+        ))),
+    }
+}
+
+/// Starts the pools of plugins that run workers (only `http` today).
+pub async fn start_pools(
+    config: &Config,
+    server: &ServerConfig,
+    working_dir: &Path,
+) -> Result<BTreeMap<String, Pool>, Failure> {
+    let mut pools = BTreeMap::new();
+    if let Some(http) = &config.http {
+        let opts = pool_options(
+            "http",
+            &http.pool,
+            server,
+            config.rpc.as_ref(),
+            Some(working_dir),
+        )
+        .map_err(config_failure)?;
+        let pool = Pool::start(opts)
+            .await
+            .context("http: starting the worker pool")
+            .map_err(runtime_failure)?;
+        pools.insert("http".to_owned(), pool);
+    }
+    Ok(pools)
+}
+
+/// The HTTP listener.
+pub async fn start_http(config: &Config, pool: Pool) -> Result<Option<Running>, Failure> {
+    let Some(http) = &config.http else {
+        return Ok(None);
+    };
+    let Some(address) = &http.address else {
+        return Err(config_failure(anyhow::anyhow!(
+            "http: only http.address is supported so far (ssl and fcgi listeners are not yet)"
+        )));
+    };
+    let address = tcp_address(address, "http.address")?;
+    let owner = pool.options().command.user;
+    let opts = HttpOptions {
+        max_request_size: http.max_request_size_bytes(),
+        raw_body: http.raw_body,
+        internal_error_code: http.internal_error_code,
+        access_logs: http.access_logs,
+        debug: http.pool.debug,
+        trusted_subnets: http.trusted_subnets.clone(),
+        uploads: UploadOptions {
+            dir: http.uploads.dir.clone(),
+            forbid: http.uploads.forbid.clone(),
+            allow: http.uploads.allow.clone(),
+            owner,
+        },
+        encoding: match http.context_encoding {
+            coyote_config::ContextEncoding::Proto => ContextEncoding::Proto,
+            _ => ContextEncoding::Json,
+        },
+        h2c: http.http2.h2c,
+        max_concurrent_streams: http.http2.max_concurrent_streams,
+        ..HttpOptions::default()
+    };
+    let listener = TcpListener::bind(&address)
+        .await
+        .with_context(|| format!("http: cannot listen on {address}"))
+        .map_err(runtime_failure)?;
+    tracing::info!(target: "coyote::http", %address, "http listening");
+    let running = Running::new("http");
+    let handler = Arc::new(Handler::new(pool, opts));
+    running.tasks.spawn(coyote_http::serve(
+        listener,
+        handler,
+        running.stop.clone(),
+        running.tasks.clone(),
+    ));
+    Ok(Some(running))
+}
+
+/// The RPC listener with informer, resetter and app logger.
+pub async fn start_rpc(
+    config: &Config,
+    pools: &BTreeMap<String, Pool>,
+) -> Result<Option<Running>, Failure> {
+    let Some(rpc) = &config.rpc else {
+        return Ok(None);
+    };
+    let address = rpc.listen.dsn();
+    let server = RpcServer::bind(&address)
+        .await
+        .with_context(|| format!("rpc: cannot listen on {address}"))
+        .map_err(runtime_failure)?;
+    tracing::info!(target: "coyote::rpc", address = server.address(), "rpc listening");
+    let services = Services::new()
+        .with(Arc::new(Informer::new(pools.clone())))
+        .with(Arc::new(Resetter::new(pools.clone())))
+        .with(Arc::new(AppLogger));
+    let running = Running::new("rpc");
+    running
+        .tasks
+        .spawn(server.serve(services, running.stop.clone(), running.tasks.clone()));
+    Ok(Some(running))
+}
+
+/// The status endpoint; `stopping` flips its answers during a stop.
+pub async fn start_status(
+    config: &Config,
+    pools: &BTreeMap<String, Pool>,
+    stopping: CancellationToken,
+) -> Result<Option<Running>, Failure> {
+    let Some(status) = &config.status else {
+        return Ok(None);
+    };
+    let address = tcp_address(&status.address, "status.address")?;
+    let listener = TcpListener::bind(&address)
+        .await
+        .with_context(|| format!("status: cannot listen on {address}"))
+        .map_err(runtime_failure)?;
+    tracing::info!(target: "coyote::status", %address, "status listening");
+    let checkers: BTreeMap<String, Arc<dyn Checker>> = pools
+        .iter()
+        .map(|(name, pool)| (name.clone(), Arc::new(pool.clone()) as Arc<dyn Checker>))
+        .collect();
+    let endpoint = Arc::new(Status::new(
+        checkers,
+        status.unavailable_status_code,
+        stopping,
+    ));
+    let running = Running::new("status");
+    running
+        .tasks
+        .spawn(endpoint.serve(listener, running.stop.clone(), running.tasks.clone()));
+    Ok(Some(running))
+}
