@@ -144,19 +144,20 @@ impl Handler {
         if parts.method == Method::HEAD || parts.method == Method::OPTIONS {
             return Ok(prepared);
         }
-        let content_type = parts
+        let raw_content_type = parts
             .headers
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_ascii_lowercase();
+            .unwrap_or("");
+        let content_type = raw_content_type.to_ascii_lowercase();
         if !self.opts.raw_body && content_type.contains("application/x-www-form-urlencoded") {
             let raw = body::collect(body, limit).await?;
             prepared.body =
                 Bytes::from(serde_json::to_vec(&form::urlencoded(&raw)).unwrap_or_default());
             prepared.parsed = true;
         } else if !self.opts.raw_body && content_type.contains("multipart/form-data") {
-            let boundary = multer::parse_boundary(&content_type)
+            // The boundary is case-sensitive: parse the header as sent.
+            let boundary = multer::parse_boundary(raw_content_type)
                 .map_err(|e| BodyError::Bad(format!("multipart boundary: {e}")))?;
             let parsed = uploads::parse(
                 body::limited_stream(body, limit),

@@ -33,32 +33,31 @@ type RawHeaders = Vec<(String, Vec<Vec<u8>>)>;
 /// means `http.v1.Response`; 0 or CODEC_JSON means JSON (roadrunner-http
 /// 3.x sends JSON with no codec flag).
 pub(crate) fn parse(context: &[u8], codec: u8) -> Result<Head, String> {
-    let (status, raw_headers): (i64, RawHeaders) =
-        if codec & goridge::flags::CODEC_PROTO != 0 {
-            use prost::Message;
-            let r = crate::proto::Response::decode(context)
-                .map_err(|e| format!("invalid protobuf response context: {e}"))?;
-            (
-                r.status,
-                r.headers.into_iter().map(|(k, v)| (k, v.value)).collect(),
-            )
-        } else {
-            let r: JsonHead = serde_json::from_slice(context)
-                .map_err(|e| format!("invalid JSON response context: {e}"))?;
-            let headers = r
-                .headers
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| {
-                    let values = match v {
-                        OneOrMany::One(s) => vec![s.into_bytes()],
-                        OneOrMany::Many(v) => v.into_iter().map(String::into_bytes).collect(),
-                    };
-                    (k, values)
-                })
-                .collect();
-            (r.status, headers)
-        };
+    let (status, raw_headers): (i64, RawHeaders) = if codec & goridge::flags::CODEC_PROTO != 0 {
+        use prost::Message;
+        let r = crate::proto::Response::decode(context)
+            .map_err(|e| format!("invalid protobuf response context: {e}"))?;
+        (
+            r.status,
+            r.headers.into_iter().map(|(k, v)| (k, v.value)).collect(),
+        )
+    } else {
+        let r: JsonHead = serde_json::from_slice(context)
+            .map_err(|e| format!("invalid JSON response context: {e}"))?;
+        let headers = r
+            .headers
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| {
+                let values = match v {
+                    OneOrMany::One(s) => vec![s.into_bytes()],
+                    OneOrMany::Many(v) => v.into_iter().map(String::into_bytes).collect(),
+                };
+                (k, values)
+            })
+            .collect();
+        (r.status, headers)
+    };
     let status = u16::try_from(status)
         .ok()
         .filter(|s| (100..=599).contains(s))

@@ -28,3 +28,140 @@ pub fn php() -> String {
 pub fn worker_argv(name: &str) -> Vec<String> {
     vec![php(), worker_script(name).display().to_string()]
 }
+
+/// A port on 127.0.0.1 that was free a moment ago (the OS picks it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+/// Waits until something accepts TCP connections at `addr`.
+pub fn wait_for_port(addr: &str, limit: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    false
+}
+
+/// A running `coyote serve` in a temp dir; stopped (SIGTERM, then SIGKILL
+/// after 10 s) when dropped.
+pub struct Server {
+    child: Option<std::process::Child>,
+    /// The temp dir holding `.rr.yaml` (and anything the test put there).
+    pub dir: std::path::PathBuf,
+    _temp: TempDir,
+    /// Where stdout + stderr of the server go.
+    pub log: std::path::PathBuf,
+}
+
+/// A temp dir removed on drop (std only, no extra dependency).
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    /// Creates a fresh directory under the system temp dir.
+    pub fn new(prefix: &str) -> std::io::Result<Self> {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path)?;
+        Ok(Self(path))
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Server {
+    /// Writes `config` as `.rr.yaml` in a new temp dir and starts
+    /// `binary serve` there; `args` are extra CLI arguments.
+    pub fn start(binary: &str, config: &str, args: &[&str]) -> std::io::Result<Self> {
+        let temp = TempDir::new("coyote-e2e")?;
+        let dir = temp.path().to_path_buf();
+        std::fs::write(dir.join(".rr.yaml"), config)?;
+        let log = dir.join("server.log");
+        let out = std::fs::File::create(&log)?;
+        let child = std::process::Command::new(binary)
+            .arg("serve")
+            .args(args)
+            .current_dir(&dir)
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()?;
+        Ok(Self {
+            child: Some(child),
+            dir,
+            _temp: temp,
+            log,
+        })
+    }
+
+    /// The server's output so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The server's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, std::process::Child::id)
+    }
+
+    /// Sends SIGTERM and waits (up to `limit`) for the exit status.
+    pub fn terminate(&mut self, limit: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for the process to exit on its own (e.g. a config error).
+    pub fn wait_exit(&mut self, limit: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let child = self.child.as_mut()?;
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.terminate(std::time::Duration::from_secs(10));
+    }
+}

@@ -1,0 +1,494 @@
+//! End-to-end: the real `coyote` binary, a temp dir with a `.rr.yaml`,
+//! real PHP workers, real HTTP on 127.0.0.1 ports picked by the test.
+//! Every wait has a deadline; servers stop on drop.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use coyote_test_support::{free_port, php, repo_root, wait_for_port, Server};
+
+const BIN: &str = env!("CARGO_BIN_EXE_coyote");
+
+fn test_worker() -> String {
+    repo_root()
+        .join("crates/coyote/tests/workers/http.php")
+        .display()
+        .to_string()
+}
+
+struct Ports {
+    http: u16,
+    rpc: u16,
+    status: u16,
+}
+
+/// A config with the e2e worker; `extra_http` is appended under `http:`.
+fn config(ports: &Ports, workers: usize, extra_http: &str) -> String {
+    format!(
+        r#"version: "3"
+rpc:
+  listen: tcp://127.0.0.1:{rpc}
+server:
+  command: "{php} {worker}"
+http:
+  address: 127.0.0.1:{http}
+  pool:
+    num_workers: {workers}
+    allocate_timeout: 10s
+    destroy_timeout: 5s
+{extra_http}
+status:
+  address: 127.0.0.1:{status}
+logs:
+  level: info
+"#,
+        rpc = ports.rpc,
+        http = ports.http,
+        status = ports.status,
+        php = php(),
+        worker = test_worker(),
+    )
+}
+
+fn ports() -> Ports {
+    Ports {
+        http: free_port(),
+        rpc: free_port(),
+        status: free_port(),
+    }
+}
+
+fn start(config: &str, ports: &Ports) -> Server {
+    let server = Server::start(BIN, config, &[]).unwrap();
+    let addr = format!("127.0.0.1:{}", ports.http);
+    assert!(
+        wait_for_port(&addr, Duration::from_secs(20)),
+        "server did not start:\n{}",
+        server.output()
+    );
+    server
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.text()))
+    }
+}
+
+/// Sends raw bytes, reads until the server closes, parses the reply
+/// (Content-Length or chunked).
+fn raw(port: u16, request: &[u8]) -> Reply {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut data = Vec::new();
+    stream.read_to_end(&mut data).unwrap();
+    parse(&data)
+}
+
+fn parse(data: &[u8]) -> Reply {
+    let split = data
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(data)));
+    let head = String::from_utf8_lossy(&data[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines.next().unwrap()[9..12].parse().unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let mut body = data[split + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    if chunked {
+        let mut out = Vec::new();
+        let mut rest = &body[..];
+        loop {
+            let line_end = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+            let size =
+                usize::from_str_radix(std::str::from_utf8(&rest[..line_end]).unwrap().trim(), 16)
+                    .unwrap();
+            rest = &rest[line_end + 2..];
+            if size == 0 {
+                break;
+            }
+            out.extend_from_slice(&rest[..size]);
+            rest = &rest[size + 2..];
+        }
+        body = out;
+    }
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn get(port: u16, path: &str, extra: &str) -> Reply {
+    raw(
+        port,
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra}Connection: close\r\n\r\n")
+            .as_bytes(),
+    )
+}
+
+fn post(port: u16, path: &str, content_type: &str, body: &[u8]) -> Reply {
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    raw(port, &req)
+}
+
+#[test]
+fn serves_the_example_app() {
+    let p = ports();
+    let example = repo_root().join("examples/hello");
+    let cfg = format!(
+        r#"version: "3"
+server:
+  command: "{php} {worker}"
+http:
+  address: 127.0.0.1:{http}
+  pool:
+    num_workers: 2
+"#,
+        php = php(),
+        worker = example.join("worker.php").display(),
+        http = p.http
+    );
+    let _server = start(&cfg, &p);
+    let page = get(p.http, "/", "");
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains("Hello from Coyote"));
+    let echo = get(
+        p.http,
+        "/echo?hello=world&list[]=1&list[]=2",
+        "X-Test: yes\r\n",
+    );
+    let v = echo.json();
+    assert_eq!(v["query"]["hello"], "world");
+    assert_eq!(v["query"]["list"], serde_json::json!(["1", "2"]));
+    assert_eq!(v["headers"]["X-Test"], serde_json::json!(["yes"]));
+}
+
+#[test]
+fn requests_reach_php_as_roadrunner_sends_them() {
+    let p = ports();
+    let server = start(&config(&p, 2, ""), &p);
+
+    let r = get(
+        p.http,
+        "/echo?a[]=1&a[]=2&b[c]=3",
+        "X-Many: one\r\nX-Many: two\r\nCookie: theme=dark%20blue; sid=xyz\r\n",
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.all("x-multi"),
+        ["a", "b"],
+        "multiple response header values"
+    );
+    let v = r.json();
+    assert_eq!(v["method"], "GET");
+    assert_eq!(v["protocol"], "HTTP/1.1");
+    assert_eq!(v["uri"], "http://localhost/echo?a[]=1&a[]=2&b[c]=3");
+    assert_eq!(
+        v["query"],
+        serde_json::json!({"a": ["1", "2"], "b": {"c": "3"}})
+    );
+    assert_eq!(v["headers"]["X-Many"], serde_json::json!(["one", "two"]));
+    assert!(v["headers"].get("Host").is_none());
+    assert_eq!(
+        v["cookies"],
+        serde_json::json!({"theme": "dark blue", "sid": "xyz"})
+    );
+    assert_eq!(v["remoteAddr"], "127.0.0.1");
+
+    let r = post(p.http, "/echo", "application/json", br#"{"x":[1,2]}"#);
+    let v = r.json();
+    assert_eq!(v["parsed"], false);
+    assert_eq!(v["body"], r#"{"x":[1,2]}"#);
+
+    let r = post(
+        p.http,
+        "/echo",
+        "application/x-www-form-urlencoded",
+        b"user[name]=ann&user[roles][]=admin&user[roles][]=dev&plain=x+y",
+    );
+    let v = r.json();
+    assert_eq!(v["parsed"], true);
+    assert_eq!(
+        v["parsedBody"],
+        serde_json::json!({"user": {"name": "ann", "roles": ["admin", "dev"]}, "plain": "x y"})
+    );
+
+    let body = "--B\r\n\
+        Content-Disposition: form-data; name=\"meta[title]\"\r\n\r\nreport\r\n\
+        --B\r\n\
+        Content-Disposition: form-data; name=\"files[doc]\"; filename=\"notes.txt\"\r\n\
+        Content-Type: text/plain\r\n\r\nhello upload\r\n\
+        --B\r\n\
+        Content-Disposition: form-data; name=\"files[bad]\"; filename=\"shell.php\"\r\n\
+        Content-Type: application/x-php\r\n\r\n<?php evil();\r\n\
+        --B--\r\n";
+    let r = post(
+        p.http,
+        "/echo",
+        "multipart/form-data; boundary=B",
+        body.as_bytes(),
+    );
+    let v = r.json();
+    assert_eq!(
+        v["parsedBody"],
+        serde_json::json!({"meta": {"title": "report"}})
+    );
+    let doc = &v["uploads"]["files"]["doc"];
+    assert_eq!(doc["name"], "notes.txt");
+    assert_eq!(doc["size"], 12);
+    assert_eq!(doc["error"], 0);
+    assert_eq!(doc["exists"], true, "temp file exists during the request");
+    assert_eq!(doc["content"], "hello upload");
+    let tmp = doc["tmpName"].as_str().unwrap().to_owned();
+    let bad = &v["uploads"]["files"]["bad"];
+    assert_eq!(bad["error"], 8, "forbidden extension");
+    assert_eq!(bad["exists"], false);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::path::Path::new(&tmp).exists() {
+        assert!(Instant::now() < deadline, "temp file {tmp} not removed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(server);
+}
+
+#[test]
+fn errors_limits_streams_and_status_codes() {
+    let p = ports();
+    let server = start(&config(&p, 1, "  max_request_size: 1\n"), &p);
+
+    let r = get(p.http, "/error", "");
+    assert_eq!(r.status, 500);
+    assert!(
+        !r.text().contains("secret failure text"),
+        "no details outside debug mode"
+    );
+    assert!(
+        server.output().contains("secret failure text") || {
+            std::thread::sleep(Duration::from_millis(200));
+            server.output().contains("secret failure text")
+        },
+        "the error text is logged"
+    );
+
+    let big = vec![b'x'; 2 * 1024 * 1024];
+    let r = post(p.http, "/echo", "application/octet-stream", &big);
+    assert_eq!(r.status, 413);
+    let chunked = format!(
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{}\r\n{:x}\r\n{}\r\n0\r\n\r\n",
+        700_000,
+        "y".repeat(700_000),
+        700_000,
+        "y".repeat(700_000)
+    );
+    assert_eq!(
+        raw(p.http, chunked.as_bytes()).status,
+        413,
+        "chunked body over the limit"
+    );
+
+    let r = get(p.http, "/crash", "");
+    assert_eq!(r.status, 500);
+    assert_eq!(
+        get(p.http, "/status/201", "").status,
+        201,
+        "served after a crash"
+    );
+
+    let r = get(p.http, "/stream", "");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(r.text(), "part-0\npart-1\npart-2\n");
+
+    let r = get(p.http, "/early-hints", "");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-final"), Some("yes"));
+    assert_eq!(r.text(), "final");
+
+    assert_eq!(get(p.http, "/status/418", "").status, 418);
+    let r = raw(p.http, b"GARBAGE\r\n\r\n");
+    assert_eq!(r.status, 400, "malformed request line");
+}
+
+#[test]
+fn debug_mode_shows_worker_errors() {
+    let p = ports();
+    let cfg = config(&p, 1, "").replace(
+        "    num_workers: 1\n",
+        "    num_workers: 1\n    debug: true\n",
+    );
+    let _server = start(&cfg, &p);
+    let r = get(p.http, "/error", "");
+    assert_eq!(r.status, 500);
+    assert!(r.text().contains("secret failure text"), "{}", r.text());
+}
+
+#[test]
+fn busy_pool_answers_503_with_retry_after() {
+    let p = ports();
+    let cfg = config(&p, 1, "").replace("allocate_timeout: 10s", "allocate_timeout: 200ms");
+    let _server = start(&cfg, &p);
+    let port = p.http;
+    let slow = std::thread::spawn(move || get(port, "/slow?ms=1500", ""));
+    std::thread::sleep(Duration::from_millis(300));
+    let r = get(p.http, "/status/200", "");
+    assert_eq!(r.status, 503);
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(r.header("no-workers"), Some("true"));
+    assert_eq!(slow.join().unwrap().status, 200);
+}
+
+#[test]
+fn graceful_stop_finishes_in_flight_requests() {
+    let p = ports();
+    let mut server = start(&config(&p, 2, ""), &p);
+    let port = p.http;
+    let in_flight: Vec<_> = (0..2)
+        .map(|_| std::thread::spawn(move || get(port, "/slow?ms=800", "")))
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let status = server
+        .terminate(Duration::from_secs(20))
+        .expect("stopped in time");
+    assert!(status.success(), "{status:?}\n{}", server.output());
+    for t in in_flight {
+        let r = t.join().unwrap();
+        assert_eq!((r.status, r.text()), (200, "slept".to_owned()));
+    }
+    assert!(
+        TcpStream::connect(("127.0.0.1", p.http)).is_err(),
+        "listener closed"
+    );
+}
+
+#[test]
+fn operator_commands_and_status() {
+    let p = ports();
+    let server = start(&config(&p, 2, ""), &p);
+    let cfg_path = server.dir.join(".rr.yaml");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(BIN)
+            .args(args)
+            .arg("-c")
+            .arg(&cfg_path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{:?}: {}",
+            args,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let table = run(&["workers"]);
+    assert!(table.contains("Workers of [http]"), "{table}");
+    assert_eq!(table.matches("ready").count(), 2, "{table}");
+    let before: Vec<String> = table
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect();
+    let reset = run(&["reset"]);
+    assert!(
+        reset.contains("Resetting plugin: [http]") && reset.contains("done"),
+        "{reset}"
+    );
+    let after = run(&["workers", "http"]);
+    for pid in &before {
+        assert!(!after.contains(pid.as_str()), "{pid} replaced: {after}");
+    }
+    let health = get(p.status, "/health?plugin=http", "");
+    assert_eq!(health.status, 200);
+    assert_eq!(health.json()[0]["plugin_name"], "http");
+    assert_eq!(get(p.status, "/ready?plugin=http", "").status, 200);
+    drop(server);
+}
+
+#[test]
+fn config_errors_name_the_key_and_line_and_exit_3() {
+    let p = ports();
+    let bad = config(&p, 1, "").replace("num_workers: 1", "num_workers: lots");
+    let mut server = Server::start(BIN, &bad, &[]).unwrap();
+    let status = server.wait_exit(Duration::from_secs(20)).expect("exits");
+    assert_eq!(status.code(), Some(3));
+    let out = server.output();
+    assert!(out.contains("http.pool.num_workers"), "{out}");
+    assert!(out.contains(".rr.yaml:9:"), "file:line in {out}");
+    assert!(
+        TcpStream::connect(("127.0.0.1", p.http)).is_err(),
+        "nothing bound"
+    );
+
+    let mut server = Server::start(BIN, "version: \"2.7\"\n", &[]).unwrap();
+    assert_eq!(
+        server.wait_exit(Duration::from_secs(20)).unwrap().code(),
+        Some(3)
+    );
+    assert!(server.output().contains("version"), "{}", server.output());
+}
+
+#[test]
+fn overrides_and_env_expansion() {
+    let p = ports();
+    let other = free_port();
+    let cfg = config(&p, 1, "").replace(
+        &format!("127.0.0.1:{}", p.http),
+        "127.0.0.1:${HTTP_PORT:-1}",
+    );
+    let mut server = Server::start(
+        BIN,
+        &cfg,
+        &["-o", &format!("http.address=127.0.0.1:{other}")],
+    )
+    .unwrap();
+    assert!(
+        wait_for_port(&format!("127.0.0.1:{other}"), Duration::from_secs(20)),
+        "{}",
+        server.output()
+    );
+    assert_eq!(get(other, "/status/204", "").status, 204);
+    server.terminate(Duration::from_secs(10));
+}
