@@ -120,7 +120,17 @@ async fn serve(config: &Config, working_dir: &Path) -> Result<(), Failure> {
     tracing::info!(target: "coyote::server", pid = std::process::id(), "coyote is ready");
 
     // Signals are watched for the whole stop too: a second one forces it.
-    let signals = lifecycle.handle_signals();
+    let reset_all = || async {
+        for (name, pool) in &pools {
+            match pool.reset().await {
+                Ok(()) => tracing::info!(target: "coyote::server", plugin = %name, "workers reset"),
+                Err(e) => {
+                    tracing::warn!(target: "coyote::server", plugin = %name, error = %e, "reset failed")
+                }
+            }
+        }
+    };
+    let signals = lifecycle.handle_signals(reset_all);
     tokio::pin!(signals);
     tokio::select! {
         result = &mut signals => {

@@ -492,3 +492,95 @@ fn overrides_and_env_expansion() {
     assert_eq!(get(other, "/status/204", "").status, 204);
     server.terminate(Duration::from_secs(10));
 }
+
+#[test]
+fn rolling_reset_under_load_fails_no_request() {
+    let p = ports();
+    let server = start(&config(&p, 2, ""), &p);
+    let cfg_path = server.dir.join(".rr.yaml");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let port = p.http;
+    let load: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let (mut ok, mut failed) = (0u32, Vec::new());
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline
+                {
+                    let r = get(port, "/pid", "");
+                    if r.status == 200 {
+                        ok += 1;
+                    } else {
+                        failed.push(format!("{} {}", r.status, r.text()));
+                    }
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
+    let pids_of = |cfg: &std::path::Path| {
+        let out = std::process::Command::new(BIN)
+            .args(["workers", "http", "-c"])
+            .arg(cfg)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .skip(2)
+            .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let before = pids_of(&cfg_path);
+    for _ in 0..2 {
+        let out = std::process::Command::new(BIN)
+            .args(["reset", "-c"])
+            .arg(&cfg_path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // The same through a signal.
+    std::process::Command::new("kill")
+        .args(["-HUP", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !server.output().contains("workers reset") {
+        assert!(
+            Instant::now() < deadline,
+            "SIGHUP reset not logged:\n{}",
+            server.output()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut ok, mut failed) = (0, Vec::new());
+    for t in load {
+        let (o, f) = t.join().unwrap();
+        ok += o;
+        failed.extend(f);
+    }
+    let after = pids_of(&cfg_path);
+    assert!(ok > 50, "load ran ({ok} requests)");
+    assert!(
+        failed.is_empty(),
+        "{} of {} requests failed during resets: {:?}",
+        failed.len(),
+        ok as usize + failed.len(),
+        &failed[..failed.len().min(5)]
+    );
+    assert_eq!(after.len(), 2);
+    assert!(
+        after.iter().all(|pid| !before.contains(pid)),
+        "{before:?} -> {after:?}"
+    );
+    eprintln!("reset under load: {ok} requests, 0 failed, 3 rolling resets");
+}

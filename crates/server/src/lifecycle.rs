@@ -69,18 +69,42 @@ impl Lifecycle {
     }
 
     /// Maps SIGINT / SIGTERM to a graceful stop, and a second one to an
-    /// immediate stop. Returns once the force token fires or the server
-    /// reached [`Phase::Stopped`].
-    pub async fn handle_signals(&self) -> std::io::Result<()> {
+    /// immediate stop; SIGUSR1 / SIGHUP call `reset` (a rolling reset of
+    /// every pool, as `coyote reset` does). Returns once the force token
+    /// fires or the server reached [`Phase::Stopped`].
+    pub async fn handle_signals<F, Fut>(&self, reset: F) -> std::io::Result<()>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
         use tokio::signal::unix::{signal, SignalKind};
         let mut int = signal(SignalKind::interrupt())?;
         let mut term = signal(SignalKind::terminate())?;
+        let mut usr1 = signal(SignalKind::user_defined1())?;
+        let mut hup = signal(SignalKind::hangup())?;
         let mut phase = self.subscribe();
         loop {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
+            let reload = tokio::select! {
+                _ = int.recv() => false,
+                _ = term.recv() => false,
+                _ = usr1.recv() => true,
+                _ = hup.recv() => true,
                 r = phase.wait_for(|p| *p == Phase::Stopped) => { let _ = r; return Ok(()); }
+            };
+            if reload {
+                if self.shutdown.is_cancelled() {
+                    continue;
+                }
+                tracing::info!(target: "coyote::server", "reset signal received: replacing workers one by one");
+                // A stop signal during the reset still stops the server.
+                let stop = tokio::select! {
+                    () = reset() => false,
+                    _ = int.recv() => true,
+                    _ = term.recv() => true,
+                };
+                if !stop {
+                    continue;
+                }
             }
             if self.shutdown.is_cancelled() {
                 tracing::warn!(target: "coyote::server", "second signal: stopping now");
