@@ -9,7 +9,7 @@ root=$PWD
 workers=${1:-4}; seconds=${2:-10}; conns=${3:-64}
 scripts/deps.sh bench
 cargo build --release -q -p coyote
-work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; [ -f "$work/fpm.pid" ] && kill "$(cat "$work/fpm.pid")" 2>/dev/null; rm -rf "$work"' EXIT
+work=$(mktemp -d); chmod 755 "$work"; trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; [ -f "$work/fpm.pid" ] && kill "$(cat "$work/fpm.pid")" 2>/dev/null; rm -rf "$work"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cport=$(free_port); nport=$(free_port)
 
@@ -39,6 +39,7 @@ error_log = $work/fpm.log
 daemonize = yes
 [bench]
 listen = $work/fpm.sock
+listen.mode = 0666
 pm = static
 pm.max_children = $workers
 user = root
@@ -89,6 +90,7 @@ for route in / "/echo?x=1"; do
   printf "%-8s %-6s %12s %10s  %s\n" coyote "$route" "$c_rps" "$c_p99" "${c_err:-}"
   printf "%-8s %-6s %12s %10s  %s\n" fpm "$route" "$f_rps" "$f_p99" "${f_err:-}"
   [ "$route" = / ] && { h_c=$c_rps; h_f=$f_rps; h_cp=$c_p99; h_fp=$f_p99; }
+  if [ -n "${f_err:-}" ] || [ -n "${c_err:-}" ]; then echo "errors in a run: the comparison is invalid" >&2; exit 1; fi
 done
 echo "coyote RSS: idle $((idle_rss_kb/1024)) MB, under load $((c_rss_kb/1024)) MB (server process only, workers excluded)"
 ratio=$(python3 -c "print(f'{$h_c/$h_f:.2f}')")
