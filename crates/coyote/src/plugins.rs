@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use coyote_config::{Config, ListenAddr, ServerConfig};
-use coyote_http::{ContextEncoding, Handler, HttpOptions, UploadOptions};
+use coyote_http::{ContextEncoding, Handler, HttpMetrics, HttpOptions, UploadOptions};
+use coyote_metrics::{CollectorSpec, CollectorType, Metrics, MetricsService};
 use coyote_pool::Pool;
 use coyote_rpc::services::{AppLogger, Informer, Resetter};
 use coyote_rpc::{RpcServer, Services};
@@ -82,8 +83,79 @@ pub async fn start_pools(
     Ok(pools)
 }
 
+/// The metrics registry, when a `metrics` section exists: pools, HTTP
+/// request metrics, and the collectors of `metrics.collect`.
+pub fn build_metrics(
+    config: &Config,
+    pools: &BTreeMap<String, Pool>,
+    http: Option<&HttpMetrics>,
+) -> Result<Option<Arc<Metrics>>, Failure> {
+    let Some(section) = &config.metrics else {
+        return Ok(None);
+    };
+    let metrics = Metrics::new(pools.clone(), |registry| {
+        if let Some(http) = http {
+            http.register(registry);
+        }
+    });
+    for (name, c) in &section.collect {
+        let spec = CollectorSpec {
+            namespace: c.namespace.clone(),
+            subsystem: c.subsystem.clone(),
+            kind: match c.kind {
+                coyote_config::CollectorType::Counter => CollectorType::Counter,
+                coyote_config::CollectorType::Gauge => CollectorType::Gauge,
+                coyote_config::CollectorType::Histogram => CollectorType::Histogram,
+                coyote_config::CollectorType::Summary => CollectorType::Summary,
+            },
+            help: c.help.clone(),
+            labels: c.labels.clone(),
+            buckets: c.buckets.clone(),
+            objectives: c
+                .objectives
+                .iter()
+                .map(|(q, e)| (q.to_string(), *e))
+                .collect(),
+        };
+        metrics
+            .user()
+            .declare(name, &spec)
+            .with_context(|| format!("metrics.collect.{name}"))
+            .map_err(config_failure)?;
+    }
+    Ok(Some(Arc::new(metrics)))
+}
+
+/// The Prometheus endpoint.
+pub async fn start_metrics(
+    config: &Config,
+    metrics: Option<&Arc<Metrics>>,
+) -> Result<Option<Running>, Failure> {
+    let (Some(section), Some(metrics)) = (&config.metrics, metrics) else {
+        return Ok(None);
+    };
+    let address = tcp_address(&section.address, "metrics.address")?;
+    let listener = TcpListener::bind(&address)
+        .await
+        .with_context(|| format!("metrics: cannot listen on {address}"))
+        .map_err(runtime_failure)?;
+    tracing::info!(target: "coyote::metrics", %address, "metrics listening");
+    let running = Running::new("metrics");
+    running.tasks.spawn(coyote_metrics::serve(
+        metrics.clone(),
+        listener,
+        running.stop.clone(),
+        running.tasks.clone(),
+    ));
+    Ok(Some(running))
+}
+
 /// The HTTP listener.
-pub async fn start_http(config: &Config, pool: Pool) -> Result<Option<Running>, Failure> {
+pub async fn start_http(
+    config: &Config,
+    pool: Pool,
+    metrics: Option<HttpMetrics>,
+) -> Result<Option<Running>, Failure> {
     let Some(http) = &config.http else {
         return Ok(None);
     };
@@ -121,7 +193,11 @@ pub async fn start_http(config: &Config, pool: Pool) -> Result<Option<Running>, 
         .map_err(runtime_failure)?;
     tracing::info!(target: "coyote::http", %address, "http listening");
     let running = Running::new("http");
-    let handler = Arc::new(Handler::new(pool, opts));
+    let mut handler = Handler::new(pool, opts);
+    if let Some(metrics) = metrics {
+        handler = handler.with_metrics(metrics);
+    }
+    let handler = Arc::new(handler);
     running.tasks.spawn(coyote_http::serve(
         listener,
         handler,
@@ -135,6 +211,7 @@ pub async fn start_http(config: &Config, pool: Pool) -> Result<Option<Running>, 
 pub async fn start_rpc(
     config: &Config,
     pools: &BTreeMap<String, Pool>,
+    metrics: Option<&Arc<Metrics>>,
 ) -> Result<Option<Running>, Failure> {
     let Some(rpc) = &config.rpc else {
         return Ok(None);
@@ -145,10 +222,13 @@ pub async fn start_rpc(
         .with_context(|| format!("rpc: cannot listen on {address}"))
         .map_err(runtime_failure)?;
     tracing::info!(target: "coyote::rpc", address = server.address(), "rpc listening");
-    let services = Services::new()
+    let mut services = Services::new()
         .with(Arc::new(Informer::new(pools.clone())))
         .with(Arc::new(Resetter::new(pools.clone())))
         .with(Arc::new(AppLogger));
+    if let Some(metrics) = metrics {
+        services = services.with(Arc::new(MetricsService::new(metrics.user().clone())));
+    }
     let running = Running::new("rpc");
     running
         .tasks

@@ -93,16 +93,24 @@ async fn serve(config: &Config, working_dir: &Path) -> Result<(), Failure> {
     };
     let mut listeners: Vec<Running> = Vec::new();
     let started = async {
+        let http_metrics = config
+            .metrics
+            .as_ref()
+            .map(|_| coyote_http::HttpMetrics::default());
+        let metrics = plugins::build_metrics(config, &pools, http_metrics.as_ref())?;
         if let Some(status) =
             plugins::start_status(config, &pools, lifecycle.shutdown().clone()).await?
         {
             listeners.push(status);
         }
-        if let Some(rpc) = plugins::start_rpc(config, &pools).await? {
+        if let Some(endpoint) = plugins::start_metrics(config, metrics.as_ref()).await? {
+            listeners.push(endpoint);
+        }
+        if let Some(rpc) = plugins::start_rpc(config, &pools, metrics.as_ref()).await? {
             listeners.push(rpc);
         }
         if let Some(pool) = pools.get("http") {
-            if let Some(http) = plugins::start_http(config, pool.clone()).await? {
+            if let Some(http) = plugins::start_http(config, pool.clone(), http_metrics).await? {
                 listeners.push(http);
             }
         }

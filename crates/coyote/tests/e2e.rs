@@ -584,3 +584,82 @@ fn rolling_reset_under_load_fails_no_request() {
     );
     eprintln!("reset under load: {ok} requests, 0 failed, 3 rolling resets");
 }
+
+#[test]
+fn metrics_from_pools_http_config_and_php() {
+    let p = ports();
+    let metrics_port = free_port();
+    let cfg = format!(
+        "{}metrics:\n  address: 127.0.0.1:{metrics_port}\n  collect:\n    app_started:\n      type: gauge\n      help: Declared in the config\n",
+        config(&p, 2, "")
+    );
+    let server = start(&cfg, &p);
+    for _ in 0..3 {
+        assert_eq!(get(p.http, "/status/200", "").status, 200);
+    }
+    assert_eq!(get(p.http, "/status/404", "").status, 404);
+    let script = repo_root().join("crates/coyote/tests/workers/metrics-client.php");
+    let out = std::process::Command::new(php())
+        .arg(&script)
+        .env("RR_RPC", format!("tcp://127.0.0.1:{}", p.rpc))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("undefined collector never_declared"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("done"));
+
+    let scrape = get(metrics_port, "/metrics", "");
+    assert_eq!(scrape.status, 200);
+    let text = scrape.text();
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+            .unwrap_or_else(|| panic!("{series} missing from:\n{text}"))
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(value("rr_http_total_workers"), 2.0);
+    assert_eq!(value("rr_http_workers_ready"), 2.0);
+    assert_eq!(value("rr_http_request_total{status=\"200\"}"), 3.0);
+    assert_eq!(value("rr_http_request_total{status=\"404\"}"), 1.0);
+    assert_eq!(
+        value("rr_http_request_duration_seconds_count{status=\"200\"}"),
+        3.0
+    );
+    assert_eq!(value("rr_http_requests_in_flight"), 0.0);
+    assert_eq!(value("orders_total{shop=\"north\"}"), 5.0);
+    assert_eq!(value("app_queue_depth"), 6.0);
+    assert_eq!(value("render_seconds_bucket{le=\"0.5\"}"), 1.0);
+    assert_eq!(value("render_seconds_bucket{le=\"0.1\"}"), 0.0);
+    assert_eq!(value("payload_bytes{quantile=\"0.5\"}"), 300.0);
+    assert_eq!(value("payload_bytes_count"), 5.0);
+    assert_eq!(value("payload_bytes_sum"), 1500.0);
+    assert_eq!(value("app_started"), 0.0);
+    assert!(!text.contains("to_remove"), "unregistered collector gone");
+    assert!(text.trim_end().ends_with("# EOF"));
+    let mut worker_memory = text
+        .lines()
+        .filter(|l| l.starts_with("rr_http_worker_memory_bytes{pid="));
+    assert!(worker_memory.next().is_some());
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server.output().contains("hello from the app logger") {
+        assert!(
+            Instant::now() < deadline,
+            "app logger line missing:\n{}",
+            server.output()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

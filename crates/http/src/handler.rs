@@ -25,6 +25,7 @@ pub struct Handler {
     pool: Pool,
     opts: HttpOptions,
     scheme: &'static str,
+    metrics: Option<crate::HttpMetrics>,
 }
 
 /// What the body turned into for the worker.
@@ -52,7 +53,14 @@ impl Handler {
             pool,
             opts,
             scheme: "http",
+            metrics: None,
         }
+    }
+
+    /// Keeps request metrics in `metrics` (registered by the caller).
+    pub fn with_metrics(mut self, metrics: crate::HttpMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The options in force.
@@ -67,9 +75,13 @@ impl Handler {
         B::Error: Into<BoxError>,
     {
         let started = Instant::now();
+        let _in_flight = self.metrics.as_ref().map(crate::HttpMetrics::started);
         let (parts, body) = req.into_parts();
         let meta = context::meta(&parts, peer.ip(), self.scheme, &self.opts.trusted_subnets);
         let response = self.run(&parts, &meta, body).await;
+        if let Some(metrics) = &self.metrics {
+            metrics.finished(response.status().as_u16(), started.elapsed().as_secs_f64());
+        }
         if self.opts.access_logs {
             tracing::info!(target: "coyote::http::access",
                 method = %meta.method, uri = %meta.uri, status = response.status().as_u16(),

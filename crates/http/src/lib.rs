@@ -13,12 +13,14 @@
 //! - `body`: reading a body under `max_request_size`.
 //! - `response`: the worker's answer -> status, headers, (streamed) body.
 //! - `handler`: one request end to end ([`Handler`]).
+//! - `metrics`: request counters / histogram / in-flight ([`HttpMetrics`]).
 //! - `server`: accept loop, HTTP/1.1 + h2c, graceful shutdown ([`serve`]).
 
 mod body;
 mod context;
 mod form;
 mod handler;
+mod metrics;
 mod options;
 pub mod proto;
 mod response;
@@ -26,5 +28,6 @@ mod server;
 mod uploads;
 
 pub use handler::Handler;
+pub use metrics::HttpMetrics;
 pub use options::{ContextEncoding, HttpOptions, UploadOptions};
 pub use server::serve;

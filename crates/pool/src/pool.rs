@@ -305,6 +305,16 @@ impl Pool {
         *self.inner.processes.borrow()
     }
 
+    /// Callers waiting for a worker right now (the queue `max_queue_size`
+    /// bounds).
+    pub fn waiting(&self) -> usize {
+        lock(&self.inner.queue)
+            .waiters
+            .iter()
+            .filter(|w| !w.is_closed())
+            .count()
+    }
+
     /// Number of workers idle right now (a request would be served at once).
     pub fn idle_count(&self) -> usize {
         lock(&self.inner.queue)
