@@ -654,7 +654,10 @@ fn metrics_from_pools_http_config_and_php() {
     assert!(worker_memory.next().is_some());
 
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !server.output().contains("hello from the app logger") {
+    while !(server.output().contains("hello from the app logger")
+        && server.output().contains("with context over protobuf")
+        && server.output().contains("user:42,route:/x"))
+    {
         assert!(
             Instant::now() < deadline,
             "app logger line missing:\n{}",

@@ -45,6 +45,21 @@ final class RPC
         return json_decode($raw, true, 512, \JSON_THROW_ON_ERROR);
     }
 
+    /**
+     * Calls a method with a protobuf argument (CODEC_PROTO) and decodes the
+     * result into `$result` (google/protobuf, Debian's php-google-protobuf).
+     *
+     * @template T of \Google\Protobuf\Internal\Message
+     * @param T $result
+     * @return T
+     */
+    public function callProto(string $method, \Google\Protobuf\Internal\Message $payload, \Google\Protobuf\Internal\Message $result): \Google\Protobuf\Internal\Message
+    {
+        $raw = $this->callRaw($method, $payload->serializeToString(), Frame::CODEC_PROTO);
+        $result->mergeFromString($raw);
+        return $result;
+    }
+
     /** Calls a method with an already encoded argument; returns the raw result. */
     public function callRaw(string $method, string $body, int $codec = Frame::CODEC_RAW): string
     {

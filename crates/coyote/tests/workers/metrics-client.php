@@ -34,5 +34,7 @@ try {
 } catch (ServiceException $e) {
     echo $e->getMessage(), "\n";
 }
-(new AppLogger($rpc))->warning('hello from the app logger');
+$logger = new AppLogger($rpc);
+$logger->warning('hello from the app logger');
+$logger->info('with context over protobuf', ['user' => 42, 'route' => '/x']);
 echo "done\n";
