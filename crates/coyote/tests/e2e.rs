@@ -440,6 +440,30 @@ fn operator_commands_and_status() {
     for pid in &before {
         assert!(!after.contains(pid.as_str()), "{pid} replaced: {after}");
     }
+    // -i redraws every second until interrupted.
+    let mut live = std::process::Command::new(BIN)
+        .args(["workers", "-i", "-c"])
+        .arg(&cfg_path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    std::process::Command::new("kill")
+        .args(["-INT", &live.id().to_string()])
+        .status()
+        .unwrap();
+    let mut screen = String::new();
+    live.stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut screen)
+        .unwrap();
+    assert!(live.wait().unwrap().success());
+    assert!(
+        screen.matches("Workers of [http]").count() >= 2,
+        "refreshed: {screen}"
+    );
+    assert!(screen.contains("\x1b[2J"), "clears the screen");
     let health = get(p.status, "/health?plugin=http", "");
     assert_eq!(health.status, 200);
     assert_eq!(health.json()[0]["plugin_name"], "http");
@@ -647,6 +671,14 @@ fn metrics_from_pools_http_config_and_php() {
     assert_eq!(value("payload_bytes_sum"), 1500.0);
     assert_eq!(value("app_started"), 0.0);
     assert!(!text.contains("to_remove"), "unregistered collector gone");
+    assert!(
+        text.contains("rr_http_queue_waits_total "),
+        "queue wait exported"
+    );
+    assert!(
+        text.contains("rr_http_queue_wait_seconds_total "),
+        "queue wait exported"
+    );
     assert!(text.trim_end().ends_with("# EOF"));
     let mut worker_memory = text
         .lines()

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use coyote_pool::{Pool, WorkerStatus};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::MetricType;
@@ -71,6 +72,23 @@ impl Collector for PoolCollector {
                 "Requests waiting for a worker",
                 pool.waiting() as i64,
             )?;
+            let (waits, waited) = pool.queue_wait();
+            let waits_name = format!("rr_{name}_queue_waits");
+            let m = encoder.encode_descriptor(
+                &waits_name,
+                "Executions that had to wait for a free worker",
+                None,
+                MetricType::Counter,
+            )?;
+            ConstCounter::new(waits).encode(m)?;
+            let waited_name = format!("rr_{name}_queue_wait_seconds");
+            let m = encoder.encode_descriptor(
+                &waited_name,
+                "Total time executions waited for a free worker",
+                None,
+                MetricType::Counter,
+            )?;
+            ConstCounter::new(waited.as_secs_f64()).encode(m)?;
             let memory = Family::<Vec<(String, String)>, Gauge>::default();
             let execs = Family::<Vec<(String, String)>, Gauge>::default();
             for w in &workers {

@@ -86,6 +86,9 @@ pub(crate) struct Inner {
     pub(crate) stopping: AtomicBool,
     /// Set when a caller had to wait; read by the dynamic allocator.
     pub(crate) starved: AtomicBool,
+    /// Callers that had to wait for a worker, and their total wait (ns).
+    waits: AtomicU64,
+    waited_ns: AtomicU64,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -130,6 +133,8 @@ impl Pool {
             tracker: tracker.clone(),
             stopping: AtomicBool::new(false),
             starved: AtomicBool::new(false),
+            waits: AtomicU64::new(0),
+            waited_ns: AtomicU64::new(0),
         });
         let (ready_tx, ready_rx) = oneshot::channel();
         tracker.spawn(supervisor::run(
@@ -263,7 +268,13 @@ impl Pool {
                 let _ = inner.events.send(Event::Starved);
             }
             let started = Instant::now();
-            match tokio::time::timeout_at(deadline, rx).await {
+            let result = tokio::time::timeout_at(deadline, rx).await;
+            inner.waits.fetch_add(1, Ordering::Relaxed);
+            inner.waited_ns.fetch_add(
+                u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
+            match result {
                 Ok(Ok(worker)) if worker.usable() => return Ok(worker),
                 Ok(Ok(worker)) => inner.retire(worker, None),
                 Ok(Err(_)) => return Err(inner.stopped()),
@@ -303,6 +314,15 @@ impl Pool {
     /// Number of live worker processes (idle, busy or stopping).
     pub fn process_count(&self) -> usize {
         *self.inner.processes.borrow()
+    }
+
+    /// How many executions had to wait for a worker, and for how long in
+    /// total, since the pool started (queue wait, for metrics).
+    pub fn queue_wait(&self) -> (u64, Duration) {
+        (
+            self.inner.waits.load(Ordering::Relaxed),
+            Duration::from_nanos(self.inner.waited_ns.load(Ordering::Relaxed)),
+        )
     }
 
     /// Callers waiting for a worker right now (the queue `max_queue_size`
