@@ -350,6 +350,21 @@ fn errors_limits_streams_and_status_codes() {
     assert_eq!(get(p.http, "/status/418", "").status, 418);
     let r = raw(p.http, b"GARBAGE\r\n\r\n");
     assert_eq!(r.status, 400, "malformed request line");
+    let r = post(
+        p.http,
+        "/echo",
+        "multipart/form-data; boundary=B",
+        b"--B\r\nnot a part header",
+    );
+    assert_eq!(r.status, 400, "truncated multipart body");
+    let r = post(p.http, "/echo", "multipart/form-data", b"--B--\r\n");
+    assert_eq!(r.status, 400, "multipart without a boundary");
+    let r = raw(
+        p.http,
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+    );
+    assert_eq!(r.status, 400, "invalid chunk size");
+    assert_eq!(get(p.http, "/status/200", "").status, 200, "still serving");
 }
 
 #[test]
