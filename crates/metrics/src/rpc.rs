@@ -56,16 +56,7 @@ fn arg<T: serde::de::DeserializeOwned>(
     codec: u8,
     body: &Bytes,
 ) -> Result<T, RpcError> {
-    if codec & goridge::flags::CODEC_JSON == 0 {
-        return Err(RpcError::Codec {
-            method: method.to_owned(),
-            codec,
-        });
-    }
-    let value: Value = serde_json::from_slice(body).map_err(|e| RpcError::BadArgument {
-        method: method.to_owned(),
-        reason: e.to_string(),
-    })?;
+    let value = coyote_rpc::codec::decode_value(method, codec, body)?;
     serde_json::from_value(lower_keys(value)).map_err(|e| RpcError::BadArgument {
         method: method.to_owned(),
         reason: e.to_string(),
@@ -102,7 +93,7 @@ impl Service for MetricsService {
                 }
                 other => return Err(RpcError::UnknownMethod(format!("metrics.{other}"))),
             }
-            Ok(b"true".to_vec())
+            coyote_rpc::codec::encode_result(codec, &true)
         })
     }
 }

@@ -11,10 +11,12 @@
 //! - `message`: request / response frames <-> [`Call`] and its answer.
 //! - `server`: the listener, per-connection reader / writer, dispatch.
 //! - `client`: a small async client (the CLI, tests).
+//! - `codec`: arguments / results in the request's codec (JSON, msgpack, raw).
 //! - `services/`: one file per service (`informer`, `resetter`).
 //! - `error`: [`RpcError`].
 
 mod client;
+pub mod codec;
 mod error;
 mod message;
 mod server;

@@ -141,6 +141,28 @@ async fn errors_use_net_rpc_wording() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("does not support codec"), "{err}");
+    // msgpack and raw arguments work like JSON ones.
+    let packed = client
+        .call_raw(
+            "informer.Workers",
+            flags::CODEC_MSGPACK,
+            Bytes::from(vec![0xa4, b'h', b't', b't', b'p']),
+        )
+        .await
+        .unwrap();
+    assert!(
+        packed.first().is_some_and(|b| b & 0xf0 == 0x80),
+        "msgpack map answer"
+    );
+    let raw = client
+        .call_raw(
+            "informer.Workers",
+            flags::CODEC_RAW,
+            Bytes::from_static(b"http"),
+        )
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&raw).contains("\"statusStr\":\"ready\""));
     // The connection is still usable after errors.
     let plugins: Vec<String> = client.call_json("informer.List", &true).await.unwrap();
     assert_eq!(plugins, ["http"]);

@@ -3,7 +3,7 @@ use std::io::Write;
 use bytes::Bytes;
 use prost::Message;
 
-use super::{json_arg, json_result};
+use super::{decode_arg, encode_result};
 use crate::{RpcError, Service, ServiceFuture};
 
 /// `app`: the application logger PHP code writes through, so its messages
@@ -113,12 +113,12 @@ impl Service for AppLogger {
                 // `applogger.v1.Response` has no fields: its encoding is empty.
                 Ok(Vec::new())
             } else {
-                let message: String = json_arg(&full, codec, &body)?;
+                let message: String = decode_arg(&full, codec, &body)?;
                 match level {
                     Some(level) => emit(level, &message, ""),
                     None => raw(&message)?,
                 }
-                json_result(&true)
+                encode_result(codec, &true)
             }
         })
     }

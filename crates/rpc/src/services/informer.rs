@@ -3,7 +3,7 @@ use std::time::UNIX_EPOCH;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::{json_arg, json_result, pool, Pools};
+use super::{decode_arg, encode_result, pool, Pools};
 use crate::{RpcError, Service, ServiceFuture};
 
 /// `informer`: which plugins have workers, and their state.
@@ -58,9 +58,9 @@ impl Service for Informer {
     fn call<'a>(&'a self, method: &'a str, codec: u8, body: Bytes) -> ServiceFuture<'a> {
         Box::pin(async move {
             match method {
-                "List" => json_result(&self.pools.keys().collect::<Vec<_>>()),
+                "List" => encode_result(codec, &self.pools.keys().collect::<Vec<_>>()),
                 "Workers" => {
-                    let plugin: String = json_arg("informer.Workers", codec, &body)?;
+                    let plugin: String = decode_arg("informer.Workers", codec, &body)?;
                     let workers = pool(&self.pools, &plugin)?
                         .workers()
                         .into_iter()
@@ -78,17 +78,17 @@ impl Service for Informer {
                             status_str: w.status.as_str().to_owned(),
                         })
                         .collect();
-                    json_result(&WorkerList { workers })
+                    encode_result(codec, &WorkerList { workers })
                 }
                 "AddWorker" => {
-                    let plugin: String = json_arg("informer.AddWorker", codec, &body)?;
+                    let plugin: String = decode_arg("informer.AddWorker", codec, &body)?;
                     pool(&self.pools, &plugin)?.add_worker();
-                    json_result(&true)
+                    encode_result(codec, &true)
                 }
                 "RemoveWorker" => {
-                    let plugin: String = json_arg("informer.RemoveWorker", codec, &body)?;
+                    let plugin: String = decode_arg("informer.RemoveWorker", codec, &body)?;
                     pool(&self.pools, &plugin)?.remove_worker();
-                    json_result(&true)
+                    encode_result(codec, &true)
                 }
                 other => Err(RpcError::UnknownMethod(format!("informer.{other}"))),
             }

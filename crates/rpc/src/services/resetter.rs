@@ -1,6 +1,6 @@
 use bytes::Bytes;
 
-use super::{json_arg, json_result, pool, Pools};
+use super::{decode_arg, encode_result, pool, Pools};
 use crate::{RpcError, Service, ServiceFuture};
 
 /// `resetter`: replace a plugin's workers (new code) without downtime.
@@ -23,14 +23,14 @@ impl Service for Resetter {
     fn call<'a>(&'a self, method: &'a str, codec: u8, body: Bytes) -> ServiceFuture<'a> {
         Box::pin(async move {
             match method {
-                "List" => json_result(&self.pools.keys().collect::<Vec<_>>()),
+                "List" => encode_result(codec, &self.pools.keys().collect::<Vec<_>>()),
                 "Reset" => {
-                    let plugin: String = json_arg("resetter.Reset", codec, &body)?;
+                    let plugin: String = decode_arg("resetter.Reset", codec, &body)?;
                     pool(&self.pools, &plugin)?
                         .reset()
                         .await
                         .map_err(|e| RpcError::Failed(e.to_string()))?;
-                    json_result(&true)
+                    encode_result(codec, &true)
                 }
                 other => Err(RpcError::UnknownMethod(format!("resetter.{other}"))),
             }
