@@ -205,6 +205,9 @@ mod tests {
         assert_eq!(docs[0]["mime"], "text/plain");
         let tmp = docs[0]["tmpName"].as_str().unwrap().to_owned();
         assert_eq!(std::fs::read_to_string(&tmp).unwrap(), "hello");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&tmp).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "upload temp files are not world-readable");
         assert_eq!(docs[1]["error"], 8);
         assert_eq!(docs[1]["tmpName"], "");
         assert_eq!(
