@@ -7,7 +7,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use coyote_config::{Config, ListenAddr, ServerConfig};
-use coyote_http::{ContextEncoding, Handler, HttpMetrics, HttpOptions, UploadOptions};
+use coyote_http::{
+    ContextEncoding, CorsOptions, Handler, HeadersOptions, HttpMetrics, HttpOptions, UploadOptions,
+};
+use coyote_http::{HeaderName, HeaderValue};
 use coyote_metrics::{CollectorSpec, CollectorType, Metrics, MetricsService};
 use coyote_pool::Pool;
 use coyote_rpc::services::{AppLogger, Informer, Resetter};
@@ -150,6 +153,49 @@ pub async fn start_metrics(
     Ok(Some(running))
 }
 
+/// `http.headers` -> the headers middleware's options.
+fn headers_options(http: &coyote_config::HttpConfig) -> Result<HeadersOptions, Failure> {
+    let Some(section) = &http.headers else {
+        return Ok(HeadersOptions::default());
+    };
+    let pairs = |map: &std::collections::BTreeMap<String, String>, key: &str| {
+        map.iter()
+            .map(|(k, v)| {
+                let name = HeaderName::from_bytes(k.as_bytes())
+                    .map_err(|e| config_failure(anyhow::anyhow!("http.headers.{key}.{k}: {e}")))?;
+                let value = HeaderValue::from_str(v)
+                    .map_err(|e| config_failure(anyhow::anyhow!("http.headers.{key}.{k}: {e}")))?;
+                Ok((name, value))
+            })
+            .collect::<Result<Vec<_>, Failure>>()
+    };
+    let cors = match &section.cors {
+        None => None,
+        Some(c) => Some(CorsOptions {
+            allowed_origin: c.allowed_origin.clone(),
+            allowed_origin_regex: if c.allowed_origin_regex.is_empty() {
+                None
+            } else {
+                Some(regex::Regex::new(&c.allowed_origin_regex).map_err(|e| {
+                    config_failure(anyhow::anyhow!(
+                        "http.headers.cors.allowed_origin_regex: {e}"
+                    ))
+                })?)
+            },
+            allowed_headers: c.allowed_headers.clone(),
+            allowed_methods: c.allowed_methods.clone(),
+            allow_credentials: c.allow_credentials,
+            exposed_headers: c.exposed_headers.clone(),
+            max_age: c.max_age,
+        }),
+    };
+    Ok(HeadersOptions {
+        request: pairs(&section.request, "request")?,
+        response: pairs(&section.response, "response")?,
+        cors,
+    })
+}
+
 /// The HTTP listener.
 pub async fn start_http(
     config: &Config,
@@ -166,6 +212,14 @@ pub async fn start_http(
     };
     let address = tcp_address(address, "http.address")?;
     let owner = pool.options().command.user;
+    let mut headers = None;
+    for name in &http.middleware {
+        match name.as_str() {
+            "headers" => headers = Some(headers_options(http)?),
+            other => tracing::warn!(target: "coyote::http", middleware = other,
+                "http.middleware: not supported by Coyote yet; ignored"),
+        }
+    }
     let opts = HttpOptions {
         max_request_size: http.max_request_size_bytes(),
         raw_body: http.raw_body,
@@ -185,6 +239,7 @@ pub async fn start_http(
         },
         h2c: http.http2.h2c,
         max_concurrent_streams: http.http2.max_concurrent_streams,
+        headers,
         ..HttpOptions::default()
     };
     let listener = TcpListener::bind(&address)

@@ -787,3 +787,55 @@ fn workers_run_as_the_configured_user() {
         "the worker user could read its upload"
     );
 }
+
+#[test]
+fn headers_middleware_and_cors() {
+    let p = ports();
+    let extra = "  middleware: [\"headers\"]\n  headers:\n    request:\n      X-From-Coyote: \"yes\"\n    response:\n      X-Powered-By: \"coyote\"\n    cors:\n      allowed_origin: \"https://app.example.com\"\n      allowed_headers: \"Content-Type, X-Token\"\n      allowed_methods: \"GET, POST\"\n      allow_credentials: true\n      exposed_headers: \"X-Total\"\n      max_age: 600\n";
+    let server = start(&config(&p, 1, extra), &p);
+    let pre = raw(
+        p.http,
+        b"OPTIONS /echo HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example.com\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: x-token\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(pre.status, 204);
+    assert_eq!(
+        pre.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert_eq!(pre.header("access-control-allow-methods"), Some("POST"));
+    assert_eq!(pre.header("access-control-allow-headers"), Some("x-token"));
+    assert_eq!(pre.header("access-control-max-age"), Some("600"));
+    let denied = raw(
+        p.http,
+        b"OPTIONS /echo HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\nAccess-Control-Request-Method: POST\r\nConnection: close\r\n\r\n",
+    );
+    assert!(denied.header("access-control-allow-origin").is_none());
+
+    let r = get(p.http, "/echo", "Origin: https://app.example.com\r\n");
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert_eq!(r.header("access-control-allow-credentials"), Some("true"));
+    assert_eq!(r.header("access-control-expose-headers"), Some("X-Total"));
+    assert_eq!(r.header("x-powered-by"), Some("coyote"));
+    assert_eq!(
+        r.json()["headers"]["X-From-Coyote"],
+        serde_json::json!(["yes"])
+    );
+    let execs: u64 = {
+        let out = std::process::Command::new(BIN)
+            .args(["workers", "-c"])
+            .arg(server.dir.join(".rr.yaml"))
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .skip(2)
+            .filter_map(|l| l.split_whitespace().nth(2)?.parse::<u64>().ok())
+            .sum()
+    };
+    assert_eq!(execs, 1, "preflights never reached a worker");
+}

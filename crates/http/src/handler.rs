@@ -76,9 +76,33 @@ impl Handler {
     {
         let started = Instant::now();
         let _in_flight = self.metrics.as_ref().map(crate::HttpMetrics::started);
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
+        let headers = self.opts.headers.as_ref();
+        if let Some(cors) = headers.and_then(|h| h.cors.as_ref()) {
+            if let Some((status, cors_headers)) =
+                crate::headers::preflight(cors, &parts.method, &parts.headers)
+            {
+                let mut response = full(status, Bytes::new());
+                *response.headers_mut() = cors_headers;
+                return response;
+            }
+        }
+        let origin = parts.headers.get(hyper::header::ORIGIN).cloned();
+        if let Some(h) = headers {
+            for (name, value) in &h.request {
+                parts.headers.insert(name.clone(), value.clone());
+            }
+        }
         let meta = context::meta(&parts, peer.ip(), self.scheme, &self.opts.trusted_subnets);
-        let response = self.run(&parts, &meta, body).await;
+        let mut response = self.run(&parts, &meta, body).await;
+        if let Some(h) = headers {
+            for (name, value) in &h.response {
+                response.headers_mut().insert(name.clone(), value.clone());
+            }
+            if let Some(cors) = h.cors.as_ref() {
+                crate::headers::cors_response(cors, origin.as_ref(), response.headers_mut());
+            }
+        }
         if let Some(metrics) = &self.metrics {
             metrics.finished(response.status().as_u16(), started.elapsed().as_secs_f64());
         }

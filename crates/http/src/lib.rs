@@ -13,6 +13,7 @@
 //! - `body`: reading a body under `max_request_size`.
 //! - `response`: the worker's answer -> status, headers, (streamed) body.
 //! - `handler`: one request end to end ([`Handler`]).
+//! - `headers`: the `headers` middleware (request / response headers, CORS).
 //! - `metrics`: request counters / histogram / in-flight ([`HttpMetrics`]).
 //! - `server`: accept loop, HTTP/1.1 + h2c, graceful shutdown ([`serve`]).
 
@@ -20,6 +21,7 @@ mod body;
 mod context;
 mod form;
 mod handler;
+mod headers;
 mod metrics;
 mod options;
 pub mod proto;
@@ -28,6 +30,9 @@ mod server;
 mod uploads;
 
 pub use handler::Handler;
+pub use headers::{CorsOptions, HeadersOptions};
+/// Header types used by [`HeadersOptions`].
+pub use hyper::header::{HeaderName, HeaderValue};
 pub use metrics::HttpMetrics;
 pub use options::{ContextEncoding, HttpOptions, UploadOptions};
 pub use server::serve;

@@ -63,6 +63,8 @@ pub struct HttpOptions {
     pub h2c: bool,
     /// `http2.max_concurrent_streams`.
     pub max_concurrent_streams: u32,
+    /// The `headers` middleware, when listed in `http.middleware`.
+    pub headers: Option<crate::HeadersOptions>,
 }
 
 impl Default for HttpOptions {
@@ -79,6 +81,7 @@ impl Default for HttpOptions {
             header_read_timeout: Duration::from_secs(10),
             h2c: false,
             max_concurrent_streams: 128,
+            headers: None,
         }
     }
 }
