@@ -213,9 +213,11 @@ pub async fn start_http(
     let address = tcp_address(address, "http.address")?;
     let owner = pool.options().command.user;
     let mut headers = None;
+    let mut gzip = false;
     for name in &http.middleware {
         match name.as_str() {
             "headers" => headers = Some(headers_options(http)?),
+            "gzip" => gzip = true,
             other => tracing::warn!(target: "coyote::http", middleware = other,
                 "http.middleware: not supported by Coyote yet; ignored"),
         }
@@ -240,6 +242,7 @@ pub async fn start_http(
         h2c: http.http2.h2c,
         max_concurrent_streams: http.http2.max_concurrent_streams,
         headers,
+        gzip,
         ..HttpOptions::default()
     };
     let listener = TcpListener::bind(&address)

@@ -791,7 +791,7 @@ fn workers_run_as_the_configured_user() {
 #[test]
 fn headers_middleware_and_cors() {
     let p = ports();
-    let extra = "  middleware: [\"headers\"]\n  headers:\n    request:\n      X-From-Coyote: \"yes\"\n    response:\n      X-Powered-By: \"coyote\"\n    cors:\n      allowed_origin: \"https://app.example.com\"\n      allowed_headers: \"Content-Type, X-Token\"\n      allowed_methods: \"GET, POST\"\n      allow_credentials: true\n      exposed_headers: \"X-Total\"\n      max_age: 600\n";
+    let extra = "  middleware: [\"headers\", \"gzip\"]\n  headers:\n    request:\n      X-From-Coyote: \"yes\"\n    response:\n      X-Powered-By: \"coyote\"\n    cors:\n      allowed_origin: \"https://app.example.com\"\n      allowed_headers: \"Content-Type, X-Token\"\n      allowed_methods: \"GET, POST\"\n      allow_credentials: true\n      exposed_headers: \"X-Total\"\n      max_age: 600\n";
     let server = start(&config(&p, 1, extra), &p);
     let pre = raw(
         p.http,
@@ -838,4 +838,32 @@ fn headers_middleware_and_cors() {
             .sum()
     };
     assert_eq!(execs, 1, "preflights never reached a worker");
+
+    let long = "x".repeat(3000);
+    let plain = get(p.http, &format!("/echo?q={long}"), "");
+    assert!(plain.header("content-encoding").is_none());
+    let zipped = get(
+        p.http,
+        &format!("/echo?q={long}"),
+        "Accept-Encoding: gzip, br\r\n",
+    );
+    assert_eq!(zipped.header("content-encoding"), Some("gzip"));
+    assert!(
+        zipped.body.len() < plain.body.len() / 4,
+        "{} vs {}",
+        zipped.body.len(),
+        plain.body.len()
+    );
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&zipped.body[..])
+        .read_to_end(&mut unzipped)
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&unzipped).unwrap();
+    assert_eq!(v["query"]["q"].as_str().map(str::len), Some(3000));
+    let streamed = get(p.http, "/stream", "Accept-Encoding: gzip\r\n");
+    assert!(
+        streamed.header("content-encoding").is_none(),
+        "streams are not buffered for gzip"
+    );
+    assert_eq!(streamed.text(), "part-0\npart-1\npart-2\n");
 }

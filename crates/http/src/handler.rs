@@ -88,6 +88,7 @@ impl Handler {
             }
         }
         let origin = parts.headers.get(hyper::header::ORIGIN).cloned();
+        let gzip = self.opts.gzip && crate::gzip::accepts(&parts.headers);
         if let Some(h) = headers {
             for (name, value) in &h.request {
                 parts.headers.insert(name.clone(), value.clone());
@@ -102,6 +103,9 @@ impl Handler {
             if let Some(cors) = h.cors.as_ref() {
                 crate::headers::cors_response(cors, origin.as_ref(), response.headers_mut());
             }
+        }
+        if gzip {
+            response = crate::gzip::compress(response).await;
         }
         if let Some(metrics) = &self.metrics {
             metrics.finished(response.status().as_u16(), started.elapsed().as_secs_f64());

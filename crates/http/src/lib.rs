@@ -14,12 +14,14 @@
 //! - `response`: the worker's answer -> status, headers, (streamed) body.
 //! - `handler`: one request end to end ([`Handler`]).
 //! - `headers`: the `headers` middleware (request / response headers, CORS).
+//! - `gzip`: the `gzip` middleware (complete bodies >= 1 KiB, negotiated).
 //! - `metrics`: request counters / histogram / in-flight ([`HttpMetrics`]).
 //! - `server`: accept loop, HTTP/1.1 + h2c, graceful shutdown ([`serve`]).
 
 mod body;
 mod context;
 mod form;
+mod gzip;
 mod handler;
 mod headers;
 mod metrics;

@@ -65,6 +65,8 @@ pub struct HttpOptions {
     pub max_concurrent_streams: u32,
     /// The `headers` middleware, when listed in `http.middleware`.
     pub headers: Option<crate::HeadersOptions>,
+    /// The `gzip` middleware, when listed in `http.middleware`.
+    pub gzip: bool,
 }
 
 impl Default for HttpOptions {
@@ -82,6 +84,7 @@ impl Default for HttpOptions {
             h2c: false,
             max_concurrent_streams: 128,
             headers: None,
+            gzip: false,
         }
     }
 }
