@@ -8,7 +8,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use coyote_config::{Config, ListenAddr, ServerConfig};
 use coyote_http::{
-    ContextEncoding, CorsOptions, Handler, HeadersOptions, HttpMetrics, HttpOptions, UploadOptions,
+    ContextEncoding, CorsOptions, Handler, HeadersOptions, HttpMetrics, HttpOptions, StaticOptions,
+    UploadOptions,
 };
 use coyote_http::{HeaderName, HeaderValue};
 use coyote_metrics::{CollectorSpec, CollectorType, Metrics, MetricsService};
@@ -196,6 +197,41 @@ fn headers_options(http: &coyote_config::HttpConfig) -> Result<HeadersOptions, F
     })
 }
 
+/// `http.static` -> the static middleware's options (root made canonical,
+/// so symlinks cannot lead outside it).
+fn static_options(http: &coyote_config::HttpConfig) -> Result<StaticOptions, Failure> {
+    let section = http.static_files.clone().unwrap_or_default();
+    let dir = std::fs::canonicalize(&section.dir)
+        .with_context(|| format!("http.static.dir: {}", section.dir.display()))
+        .map_err(config_failure)?;
+    let response = section
+        .response
+        .iter()
+        .map(|(k, v)| {
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|e| config_failure(anyhow::anyhow!("http.static.response.{k}: {e}")))?;
+            let value = HeaderValue::from_str(v)
+                .map_err(|e| config_failure(anyhow::anyhow!("http.static.response.{k}: {e}")))?;
+            Ok((name, value))
+        })
+        .collect::<Result<Vec<_>, Failure>>()?;
+    let lower = |v: &[String]| v.iter().map(|e| e.to_lowercase()).collect::<Vec<_>>();
+    // Never hand out PHP sources by accident (`static.dir: .` is common).
+    let forbid = if section.forbid.is_empty() {
+        vec![".php".to_owned(), ".htaccess".to_owned()]
+    } else {
+        lower(&section.forbid)
+    };
+    Ok(StaticOptions {
+        dir,
+        forbid,
+        allow: lower(&section.allow),
+        calculate_etag: section.calculate_etag,
+        weak: section.weak,
+        response,
+    })
+}
+
 /// The HTTP listener.
 pub async fn start_http(
     config: &Config,
@@ -214,10 +250,12 @@ pub async fn start_http(
     let owner = pool.options().command.user;
     let mut headers = None;
     let mut gzip = false;
+    let mut static_files = None;
     for name in &http.middleware {
         match name.as_str() {
             "headers" => headers = Some(headers_options(http)?),
             "gzip" => gzip = true,
+            "static" => static_files = Some(static_options(http)?),
             other => tracing::warn!(target: "coyote::http", middleware = other,
                 "http.middleware: not supported by Coyote yet; ignored"),
         }
@@ -243,6 +281,7 @@ pub async fn start_http(
         max_concurrent_streams: http.http2.max_concurrent_streams,
         headers,
         gzip,
+        static_files,
         ..HttpOptions::default()
     };
     let listener = TcpListener::bind(&address)

@@ -501,6 +501,22 @@ fn config_errors_name_the_key_and_line_and_exit_3() {
         "nothing bound"
     );
 
+    let missing = config(
+        &p,
+        1,
+        "  middleware: [\"static\"]\n  static:\n    dir: /nonexistent/coyote-static\n",
+    );
+    let mut server = Server::start(BIN, &missing, &[]).unwrap();
+    assert_eq!(
+        server.wait_exit(Duration::from_secs(20)).unwrap().code(),
+        Some(3)
+    );
+    assert!(
+        server.output().contains("http.static.dir"),
+        "{}",
+        server.output()
+    );
+
     let mut server = Server::start(BIN, "version: \"2.7\"\n", &[]).unwrap();
     assert_eq!(
         server.wait_exit(Duration::from_secs(20)).unwrap().code(),
@@ -866,4 +882,70 @@ fn headers_middleware_and_cors() {
         "streams are not buffered for gzip"
     );
     assert_eq!(streamed.text(), "part-0\npart-1\npart-2\n");
+}
+
+#[test]
+fn static_files_without_a_worker() {
+    let p = ports();
+    let temp = coyote_test_support::TempDir::new("coyote-static").unwrap();
+    let public = temp.path().join("public");
+    std::fs::create_dir_all(public.join("css")).unwrap();
+    std::fs::write(public.join("css/site.css"), "body{color:red}").unwrap();
+    std::fs::write(public.join("index.php"), "<?php secret();").unwrap();
+    std::fs::write(temp.path().join("secret.txt"), "top secret").unwrap();
+    std::os::unix::fs::symlink(temp.path().join("secret.txt"), public.join("link.txt")).unwrap();
+    let extra = format!(
+        "  middleware: [\"static\"]\n  static:\n    dir: {}\n    calculate_etag: true\n    response:\n      Cache-Control: \"max-age=60\"\n",
+        public.display()
+    );
+    let _server = start(&config(&p, 1, &extra), &p);
+
+    let r = get(p.http, "/css/site.css", "");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "body{color:red}");
+    assert_eq!(r.header("content-type"), Some("text/css"));
+    assert_eq!(r.header("cache-control"), Some("max-age=60"));
+    let etag = r.header("etag").unwrap().to_owned();
+    assert!(r.header("last-modified").is_some());
+    let again = get(
+        p.http,
+        "/css/site.css",
+        &format!("If-None-Match: {etag}\r\n"),
+    );
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+    let part = get(p.http, "/css/site.css", "Range: bytes=5-9\r\n");
+    assert_eq!(part.status, 206);
+    assert_eq!(part.text(), "color");
+    assert_eq!(part.header("content-range"), Some("bytes 5-9/15"));
+    assert_eq!(
+        get(p.http, "/css/site.css", "Range: bytes=99-\r\n").status,
+        416
+    );
+    let head = raw(
+        p.http,
+        b"HEAD /css/site.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-length"), Some("15"));
+
+    // Never served: PHP sources, paths out of the root, symlinks out.
+    for path in [
+        "/index.php",
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/css/%2E%2E/%2E%2E/secret.txt",
+        "/link.txt",
+        "//etc/passwd",
+    ] {
+        let r = get(p.http, path, "");
+        assert!(
+            !r.text().contains("top secret") && !r.text().contains("secret();"),
+            "{path} leaked: {}",
+            r.text()
+        );
+        assert!(!r.text().contains("root:"), "{path} leaked /etc/passwd");
+    }
+    // Everything else still reaches PHP.
+    assert_eq!(get(p.http, "/status/201", "").status, 201);
 }

@@ -95,7 +95,16 @@ impl Handler {
             }
         }
         let meta = context::meta(&parts, peer.ip(), self.scheme, &self.opts.trusted_subnets);
-        let mut response = self.run(&parts, &meta, body).await;
+        let file = match &self.opts.static_files {
+            Some(files) => {
+                crate::files::serve(files, &parts.method, parts.uri.path(), &parts.headers).await
+            }
+            None => None,
+        };
+        let mut response = match file {
+            Some(response) => response,
+            None => self.run(&parts, &meta, body).await,
+        };
         if let Some(h) = headers {
             for (name, value) in &h.response {
                 response.headers_mut().insert(name.clone(), value.clone());

@@ -15,11 +15,13 @@
 //! - `handler`: one request end to end ([`Handler`]).
 //! - `headers`: the `headers` middleware (request / response headers, CORS).
 //! - `gzip`: the `gzip` middleware (complete bodies >= 1 KiB, negotiated).
+//! - `files`: the `static` middleware (files served without a worker).
 //! - `metrics`: request counters / histogram / in-flight ([`HttpMetrics`]).
 //! - `server`: accept loop, HTTP/1.1 + h2c, graceful shutdown ([`serve`]).
 
 mod body;
 mod context;
+mod files;
 mod form;
 mod gzip;
 mod handler;
@@ -31,6 +33,7 @@ mod response;
 mod server;
 mod uploads;
 
+pub use files::StaticOptions;
 pub use handler::Handler;
 pub use headers::{CorsOptions, HeadersOptions};
 /// Header types used by [`HeadersOptions`].

@@ -67,6 +67,8 @@ pub struct HttpOptions {
     pub headers: Option<crate::HeadersOptions>,
     /// The `gzip` middleware, when listed in `http.middleware`.
     pub gzip: bool,
+    /// The `static` middleware, when listed in `http.middleware`.
+    pub static_files: Option<crate::StaticOptions>,
 }
 
 impl Default for HttpOptions {
@@ -85,6 +87,7 @@ impl Default for HttpOptions {
             max_concurrent_streams: 128,
             headers: None,
             gzip: false,
+            static_files: None,
         }
     }
 }
