@@ -139,3 +139,22 @@ mod tests {
         assert_eq!(indexes("a[b]c"), ["a[b]c"]);
     }
 }
+
+#[cfg(test)]
+mod fuzz_property {
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        /// The cargo-fuzz entry point on stable, over bracket-heavy input.
+        #[test]
+        fn arbitrary_forms_never_panic(text in "[a-z\\[\\]=&%0-9+\\n]{0,200}") {
+            crate::fuzz_form(text.as_bytes());
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            crate::fuzz_form(&bytes);
+        }
+    }
+}

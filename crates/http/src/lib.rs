@@ -41,3 +41,27 @@ pub use hyper::header::{HeaderName, HeaderValue};
 pub use metrics::HttpMetrics;
 pub use options::{ContextEncoding, HttpOptions, UploadOptions};
 pub use server::serve;
+
+/// Turns `bytes` into the form tree as an urlencoded body, and as the
+/// field names of a multipart body would be, and checks the invariants:
+/// no panic, nesting never deeper than the limit, and the tree always
+/// encodes to JSON. Shared by the cargo-fuzz target and a stable property
+/// test.
+pub fn fuzz_form(bytes: &[u8]) {
+    fn depth(v: &serde_json::Value) -> usize {
+        match v {
+            serde_json::Value::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+            serde_json::Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+    let tree = serde_json::Value::Object(form::urlencoded(bytes));
+    assert!(depth(&tree) <= form::MAX_DEPTH + 1);
+    assert!(serde_json::to_vec(&tree).is_ok());
+    let text = String::from_utf8_lossy(bytes);
+    let pairs = text
+        .split('\n')
+        .map(|name| (name.to_owned(), serde_json::Value::String("v".into())));
+    let fields = serde_json::Value::Object(form::tree(form::group(pairs)));
+    assert!(depth(&fields) <= form::MAX_DEPTH + 1);
+}
