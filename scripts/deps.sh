@@ -3,7 +3,7 @@
 #   scripts/deps.sh test    PHP CLI, PHPUnit, PSR-7 libraries (tests, examples)
 #   scripts/deps.sh bench   the above plus wrk, nginx, php-fpm (benchmarks)
 set -euo pipefail
-want=(php-cli phpunit php-nyholm-psr7 php-psr-http-factory php-psr-http-message php-google-protobuf)
+want=(php-cli phpunit php-nyholm-psr7 php-psr-http-factory php-psr-http-message php-google-protobuf php-slim)
 case "${1:-test}" in
   test) ;;
   bench) want+=(wrk nginx php-fpm) ;;

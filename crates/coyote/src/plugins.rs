@@ -8,8 +8,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use coyote_config::{Config, ListenAddr, ServerConfig};
 use coyote_http::{
-    ContextEncoding, CorsOptions, Handler, HeadersOptions, HttpMetrics, HttpOptions, StaticOptions,
-    UploadOptions,
+    ClientAuth, ContextEncoding, CorsOptions, FcgiListener, Handler, HeadersOptions, HttpMetrics,
+    HttpOptions, StaticOptions, TlsOptions, UploadOptions,
 };
 use coyote_http::{HeaderName, HeaderValue};
 use coyote_metrics::{CollectorSpec, CollectorType, Metrics, MetricsService};
@@ -241,12 +241,6 @@ pub async fn start_http(
     let Some(http) = &config.http else {
         return Ok(None);
     };
-    let Some(address) = &http.address else {
-        return Err(config_failure(anyhow::anyhow!(
-            "http: only http.address is supported so far (ssl and fcgi listeners are not yet)"
-        )));
-    };
-    let address = tcp_address(address, "http.address")?;
     let owner = pool.options().command.user;
     let mut headers = None;
     let mut gzip = false;
@@ -284,24 +278,130 @@ pub async fn start_http(
         static_files,
         ..HttpOptions::default()
     };
-    let listener = TcpListener::bind(&address)
-        .await
-        .with_context(|| format!("http: cannot listen on {address}"))
-        .map_err(runtime_failure)?;
-    tracing::info!(target: "coyote::http", %address, "http listening");
+    let ssl = http.ssl.as_ref().filter(|ssl| ssl.enabled());
+    let fcgi = http.fcgi.as_ref().and_then(|f| f.address.as_ref());
+    if http.address.is_none() && ssl.is_none() && fcgi.is_none() {
+        return Err(config_failure(anyhow::anyhow!(
+            "http: set at least one of http.address, http.ssl (cert and key) or http.fcgi.address"
+        )));
+    }
+    if ssl.is_some_and(|ssl| ssl.acme.is_some()) {
+        return Err(config_failure(anyhow::anyhow!(
+            "http.ssl.acme: automatic certificates are not supported by Coyote yet; use cert and key"
+        )));
+    }
+    let acceptor = match ssl {
+        Some(ssl) => Some(tls_acceptor(ssl)?),
+        None => None,
+    };
+    let header_read_timeout = opts.header_read_timeout;
     let running = Running::new("http");
     let mut handler = Handler::new(pool, opts);
     if let Some(metrics) = metrics {
         handler = handler.with_metrics(metrics);
     }
     let handler = Arc::new(handler);
-    running.tasks.spawn(coyote_http::serve(
-        listener,
-        handler,
-        running.stop.clone(),
-        running.tasks.clone(),
-    ));
+    if let (Some(ssl), Some(acceptor)) = (ssl, acceptor) {
+        let address = tcp_address(&ssl.address, "http.ssl.address")?;
+        let listener = bind(&address, "http.ssl").await?;
+        tracing::info!(target: "coyote::http", %address, "https listening (HTTP/1.1 and HTTP/2)");
+        let https_port = listener.local_addr().map(|a| a.port()).unwrap_or(443);
+        running.tasks.spawn(coyote_http::serve_tls(
+            listener,
+            acceptor,
+            handler.clone(),
+            running.stop.clone(),
+            running.tasks.clone(),
+        ));
+        if let Some(address) = &http.address {
+            let address = tcp_address(address, "http.address")?;
+            let listener = bind(&address, "http").await?;
+            if ssl.redirect {
+                tracing::info!(target: "coyote::http", %address, https_port, "http listening (redirecting to https)");
+                running.tasks.spawn(coyote_http::serve_redirect(
+                    listener,
+                    https_port,
+                    header_read_timeout,
+                    running.stop.clone(),
+                    running.tasks.clone(),
+                ));
+            } else {
+                tracing::info!(target: "coyote::http", %address, "http listening");
+                running.tasks.spawn(coyote_http::serve(
+                    listener,
+                    handler.clone(),
+                    running.stop.clone(),
+                    running.tasks.clone(),
+                ));
+            }
+        }
+    } else if let Some(address) = &http.address {
+        let address = tcp_address(address, "http.address")?;
+        let listener = bind(&address, "http").await?;
+        tracing::info!(target: "coyote::http", %address, "http listening");
+        running.tasks.spawn(coyote_http::serve(
+            listener,
+            handler.clone(),
+            running.stop.clone(),
+            running.tasks.clone(),
+        ));
+    }
+    if let Some(address) = fcgi {
+        let listener = match address {
+            ListenAddr::Unix(path) => {
+                // A socket file left by a previous run would make bind fail.
+                let _ = std::fs::remove_file(path);
+                let listener = tokio::net::UnixListener::bind(path)
+                    .with_context(|| format!("http.fcgi: cannot listen on {}", path.display()))
+                    .map_err(runtime_failure)?;
+                FcgiListener::Unix(listener)
+            }
+            tcp => {
+                let address = tcp_address(tcp, "http.fcgi.address")?;
+                FcgiListener::Tcp(bind(&address, "http.fcgi").await?)
+            }
+        };
+        tracing::info!(target: "coyote::http", address = %address.dsn(), "fastcgi listening");
+        running.tasks.spawn(coyote_http::serve_fcgi(
+            listener,
+            handler,
+            running.stop.clone(),
+            running.tasks.clone(),
+        ));
+    }
     Ok(Some(running))
+}
+
+async fn bind(address: &str, key: &str) -> Result<TcpListener, Failure> {
+    TcpListener::bind(address)
+        .await
+        .with_context(|| format!("{key}: cannot listen on {address}"))
+        .map_err(runtime_failure)
+}
+
+fn tls_acceptor(ssl: &coyote_config::SslConfig) -> Result<coyote_http::TlsAcceptor, Failure> {
+    use coyote_config::ClientAuthType as C;
+    let (Some(cert), Some(key)) = (&ssl.cert, &ssl.key) else {
+        return Err(config_failure(anyhow::anyhow!(
+            "http.ssl: cert and key are both required"
+        )));
+    };
+    let opts = TlsOptions {
+        cert: cert.clone(),
+        key: key.clone(),
+        root_ca: ssl.root_ca.clone(),
+        client_auth: match ssl.client_auth_type {
+            C::NoClientCerts => ClientAuth::None,
+            C::RequestClientCert => ClientAuth::Request,
+            C::RequireAnyClientCert => ClientAuth::RequireAny,
+            C::VerifyClientCertIfGiven => ClientAuth::VerifyIfGiven,
+            C::RequireAndVerifyClientCert => ClientAuth::RequireAndVerify,
+        },
+        http2: true,
+    };
+    coyote_http::tls_acceptor(&opts)
+        .context("http.ssl")
+        .map_err(config_failure)
 }
 
 /// The RPC listener with informer, resetter and app logger.

@@ -207,6 +207,70 @@ http:
 }
 
 #[test]
+fn serves_the_slim_example() {
+    let p = ports();
+    let example = repo_root().join("examples/slim");
+    let cfg = format!(
+        r#"version: "3"
+server:
+  command: "{php} {worker}"
+http:
+  address: 127.0.0.1:{http}
+  pool:
+    num_workers: 1
+"#,
+        php = php(),
+        worker = example.join("worker.php").display(),
+        http = p.http
+    );
+    let server = start(&cfg, &p);
+    let page = get(p.http, "/", "");
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert_eq!(page.text(), "<h1>Slim on Coyote</h1>");
+    let first = page.header("x-worker").unwrap().to_owned();
+    let hello = get(p.http, "/hello/bob?x=1", "");
+    assert_eq!(
+        hello.json(),
+        serde_json::json!({"hello": "bob", "query": {"x": "1"}})
+    );
+    // Same process, one more request: the app stayed booted.
+    let (pid, count) = first.split_once('/').unwrap();
+    let count: u32 = count.parse().unwrap();
+    assert_eq!(
+        hello.header("x-worker").unwrap(),
+        format!("{pid}/{}", count + 1)
+    );
+    let r = post(
+        p.http,
+        "/echo",
+        "application/x-www-form-urlencoded",
+        b"a[b]=1&c=2",
+    );
+    assert_eq!(r.status, 201);
+    assert_eq!(
+        r.json()["body"],
+        serde_json::json!({"a": {"b": "1"}, "c": "2"})
+    );
+    let r = post(p.http, "/echo", "application/json", br#"{"n":[1,2]}"#);
+    assert_eq!(r.json()["body"], serde_json::json!({"n": [1, 2]}));
+    assert_eq!(get(p.http, "/nope", "").status, 404);
+    let r = raw(
+        p.http,
+        b"PUT /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!((r.status, r.header("allow")), (405, Some("POST")));
+    // Slim's error handler answers 500 without details; the worker lives on.
+    let r = get(p.http, "/fail", "");
+    assert_eq!(r.status, 500);
+    assert!(!r.text().contains("the handler failed"));
+    assert_eq!(get(p.http, "/", "").status, 200);
+    assert!(
+        server.output().contains("the handler failed"),
+        "the error reaches the log"
+    );
+}
+
+#[test]
 fn requests_reach_php_as_roadrunner_sends_them() {
     let p = ports();
     let server = start(&config(&p, 2, ""), &p);
@@ -345,10 +409,27 @@ fn errors_limits_streams_and_status_codes() {
     assert_eq!(r.header("transfer-encoding"), Some("chunked"));
     assert_eq!(r.text(), "part-0\npart-1\npart-2\n");
 
-    let r = get(p.http, "/early-hints", "");
+    // 103 Early Hints goes out as an interim response, then the final one.
+    let mut stream = TcpStream::connect(("127.0.0.1", p.http)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+        .write_all(b"GET /early-hints HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut data = Vec::new();
+    stream.read_to_end(&mut data).unwrap();
+    let hint = b"HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload\r\n\r\n";
+    assert!(data.starts_with(hint), "{}", String::from_utf8_lossy(&data));
+    let r = parse(&data[hint.len()..]);
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-final"), Some("yes"));
     assert_eq!(r.text(), "final");
+    let r = raw(
+        p.http,
+        b"GET /early-hints HTTP/1.0\r\nHost: localhost\r\n\r\n",
+    );
+    assert_eq!(r.status, 200, "HTTP/1.0 clients get no interim response");
 
     assert_eq!(get(p.http, "/status/418", "").status, 418);
     let r = raw(p.http, b"GARBAGE\r\n\r\n");

@@ -24,7 +24,6 @@ pub type HttpBody = UnsyncBoxBody<Bytes, BoxError>;
 pub struct Handler {
     pool: Pool,
     opts: HttpOptions,
-    scheme: &'static str,
     metrics: Option<crate::HttpMetrics>,
 }
 
@@ -36,7 +35,7 @@ struct Prepared {
     files: TempFiles,
 }
 
-fn full(status: StatusCode, text: impl Into<Bytes>) -> Response<HttpBody> {
+pub(crate) fn full(status: StatusCode, text: impl Into<Bytes>) -> Response<HttpBody> {
     let mut response = Response::new(
         Full::new(text.into())
             .map_err(|e| match e {})
@@ -47,12 +46,12 @@ fn full(status: StatusCode, text: impl Into<Bytes>) -> Response<HttpBody> {
 }
 
 impl Handler {
-    /// A handler for plain HTTP.
+    /// A handler for `pool` (shared by the HTTP, HTTPS and FastCGI
+    /// listeners).
     pub fn new(pool: Pool, opts: HttpOptions) -> Self {
         Self {
             pool,
             opts,
-            scheme: "http",
             metrics: None,
         }
     }
@@ -77,6 +76,12 @@ impl Handler {
         let started = Instant::now();
         let _in_flight = self.metrics.as_ref().map(crate::HttpMetrics::started);
         let (mut parts, body) = req.into_parts();
+        let interim = parts.extensions.remove::<crate::interim::Interim>();
+        let scheme = if parts.extensions.get::<crate::server::Https>().is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let headers = self.opts.headers.as_ref();
         if let Some(cors) = headers.and_then(|h| h.cors.as_ref()) {
             if let Some((status, cors_headers)) =
@@ -94,7 +99,7 @@ impl Handler {
                 parts.headers.insert(name.clone(), value.clone());
             }
         }
-        let meta = context::meta(&parts, peer.ip(), self.scheme, &self.opts.trusted_subnets);
+        let meta = context::meta(&parts, peer.ip(), scheme, &self.opts.trusted_subnets);
         let file = match &self.opts.static_files {
             Some(files) => {
                 crate::files::serve(files, &parts.method, parts.uri.path(), &parts.headers).await
@@ -103,7 +108,7 @@ impl Handler {
         };
         let mut response = match file {
             Some(response) => response,
-            None => self.run(&parts, &meta, body).await,
+            None => self.run(&parts, &meta, body, interim).await,
         };
         if let Some(h) = headers {
             for (name, value) in &h.response {
@@ -133,6 +138,7 @@ impl Handler {
         parts: &hyper::http::request::Parts,
         meta: &context::Meta,
         body: B,
+        interim: Option<crate::interim::Interim>,
     ) -> Response<HttpBody>
     where
         B: Body<Data = Bytes> + Send + 'static,
@@ -162,7 +168,7 @@ impl Handler {
             Ok(stream) => stream,
             Err(e) => return self.failure(&e),
         };
-        self.respond(stream, prepared.files).await
+        self.respond(stream, prepared.files, interim).await
     }
 
     /// Reads the body the way RoadRunner hands it to PHP.
@@ -226,7 +232,12 @@ impl Handler {
 
     /// Turns the worker's answer into a response; a streamed answer is
     /// sent part by part (the temp files live until the last part).
-    async fn respond(&self, mut stream: ResponseStream, files: TempFiles) -> Response<HttpBody> {
+    async fn respond(
+        &self,
+        mut stream: ResponseStream,
+        files: TempFiles,
+        interim: Option<crate::interim::Interim>,
+    ) -> Response<HttpBody> {
         let (head, first) = loop {
             let part = match stream.next().await {
                 Some(Ok(part)) => part,
@@ -238,13 +249,19 @@ impl Handler {
                 Err(reason) => return self.bad_worker(&reason),
             };
             if head.status.is_informational() {
-                // hyper cannot send interim responses (103 Early Hints), so
-                // they are dropped; the final response follows.
-                tracing::debug!(target: "coyote::http", status = head.status.as_u16(),
-                    "informational response from the worker not forwarded");
                 if !part.more {
                     return self.bad_worker("the worker sent only an informational response");
                 }
+                // 101 would switch protocols under hyper's feet; the rest
+                // (103 Early Hints above all) go out as interim responses
+                // where the connection allows it (HTTP/1.1; hyper's HTTP/2
+                // has no API for them).
+                let sent = head.status != StatusCode::SWITCHING_PROTOCOLS
+                    && interim
+                        .as_ref()
+                        .is_some_and(|i| i.send(head.status, &head.headers));
+                tracing::debug!(target: "coyote::http", status = head.status.as_u16(), sent,
+                    "informational response from the worker");
                 continue;
             }
             break (head, part);

@@ -17,22 +17,30 @@
 //! - `gzip`: the `gzip` middleware (complete bodies >= 1 KiB, negotiated).
 //! - `files`: the `static` middleware (files served without a worker).
 //! - `metrics`: request counters / histogram / in-flight ([`HttpMetrics`]).
-//! - `server`: accept loop, HTTP/1.1 + h2c, graceful shutdown ([`serve`]).
+//! - `fcgi`: the FastCGI listener ([`serve_fcgi`]).
+//! - `interim`: 1xx interim responses (103 Early Hints) on HTTP/1.1.
+//! - `tls`: rustls acceptor, ALPN, client certificate policies.
+//! - `server`: accept loops for HTTP/1.1 + h2c ([`serve`]), HTTPS + HTTP/2
+//!   ([`serve_tls`]) and the HTTPS redirect ([`serve_redirect`]).
 
 mod body;
 mod context;
+mod fcgi;
 mod files;
 mod form;
 mod gzip;
 mod handler;
 mod headers;
+mod interim;
 mod metrics;
 mod options;
 pub mod proto;
 mod response;
 mod server;
+mod tls;
 mod uploads;
 
+pub use fcgi::{serve_fcgi, FcgiListener};
 pub use files::StaticOptions;
 pub use handler::Handler;
 pub use headers::{CorsOptions, HeadersOptions};
@@ -40,7 +48,10 @@ pub use headers::{CorsOptions, HeadersOptions};
 pub use hyper::header::{HeaderName, HeaderValue};
 pub use metrics::HttpMetrics;
 pub use options::{ContextEncoding, HttpOptions, UploadOptions};
-pub use server::serve;
+pub use server::{serve, serve_redirect, serve_tls};
+pub use tls::{acceptor as tls_acceptor, ClientAuth, TlsError, TlsOptions};
+/// The acceptor [`tls_acceptor`] builds.
+pub use tokio_rustls::TlsAcceptor;
 
 /// Turns `bytes` into the form tree as an urlencoded body, and as the
 /// field names of a multipart body would be, and checks the invariants:

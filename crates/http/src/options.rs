@@ -59,6 +59,9 @@ pub struct HttpOptions {
     pub encoding: ContextEncoding,
     /// A client must send its request headers within this time.
     pub header_read_timeout: Duration,
+    /// Largest request head (request line + headers); larger gets 431.
+    /// Go's default, which RoadRunner keeps: 1 MiB.
+    pub max_header_bytes: usize,
     /// HTTP/2 over cleartext (h2c) alongside HTTP/1.1.
     pub h2c: bool,
     /// `http2.max_concurrent_streams`.
@@ -83,6 +86,7 @@ impl Default for HttpOptions {
             uploads: UploadOptions::default(),
             encoding: ContextEncoding::Json,
             header_read_timeout: Duration::from_secs(10),
+            max_header_bytes: 1 << 20,
             h2c: false,
             max_concurrent_streams: 128,
             headers: None,

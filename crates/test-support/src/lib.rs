@@ -4,6 +4,8 @@
 //! Tests that need PHP fail loudly when it is missing: the README's test
 //! command installs it, and a silently skipped test would hide a regression.
 
+pub mod pki;
+
 use std::path::PathBuf;
 
 /// The repository root (two levels above this crate).

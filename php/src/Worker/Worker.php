@@ -39,7 +39,14 @@ final class Worker
     public static function create(): self
     {
         $relay = getenv('RR_RELAY');
-        return new self(StreamRelay::create($relay === false ? 'pipes' : $relay));
+        $relay = $relay === false ? 'pipes' : $relay;
+        if ($relay === 'pipes') {
+            // STDOUT is the relay: a PHP warning or deprecation printed
+            // there (the CLI default) would corrupt the frame stream, so
+            // PHP's own messages go to STDERR, which the server logs.
+            ini_set('display_errors', 'stderr');
+        }
+        return new self(StreamRelay::create($relay));
     }
 
     public function relay(): Relay
