@@ -271,6 +271,7 @@ pub async fn start_http(
             coyote_config::ContextEncoding::Proto => ContextEncoding::Proto,
             _ => ContextEncoding::Json,
         },
+        header_read_timeout: http.header_read_timeout,
         h2c: http.http2.h2c,
         max_concurrent_streams: http.http2.max_concurrent_streams,
         headers,

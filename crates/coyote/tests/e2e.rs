@@ -1033,3 +1033,98 @@ fn static_files_without_a_worker() {
     // Everything else still reaches PHP.
     assert_eq!(get(p.http, "/status/201", "").status, 201);
 }
+
+#[test]
+fn slowloris_is_cut_off_at_the_header_timeout_and_workers_stay_free() {
+    let p = ports();
+    let server = start(&config(&p, 1, "  header_read_timeout: 1s"), &p);
+    // 20 clients trickle a request head one byte at a time.
+    let mut slow: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", p.http)).unwrap();
+            s.write_all(b"GET /pid HTTP/1.1\r\nHost: localhost\r\n").unwrap();
+            s
+        })
+        .collect();
+    let started = Instant::now();
+    let mut served_meanwhile = false;
+    while started.elapsed() < Duration::from_millis(2500) {
+        for s in &mut slow {
+            let _ = s.write_all(b"X");
+        }
+        if !served_meanwhile {
+            // The only worker is not tied up by the trickling clients.
+            let t = Instant::now();
+            let r = get(p.http, "/pid", "");
+            assert_eq!(r.status, 200);
+            assert!(t.elapsed() < Duration::from_secs(2), "served late");
+            served_meanwhile = true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // By now (2.5 s, timeout 1 s) every trickling connection is closed:
+    // a read ends at once instead of waiting.
+    for (i, s) in slow.iter_mut().enumerate() {
+        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let mut buf = Vec::new();
+        match s.read_to_end(&mut buf) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("connection {i} still open after the header timeout: {e}"),
+        }
+        assert!(
+            buf.is_empty() || buf.starts_with(b"HTTP/1.1 408"),
+            "connection {i} got {:?}",
+            String::from_utf8_lossy(&buf)
+        );
+    }
+    assert!(served_meanwhile);
+    drop(server);
+}
+
+#[test]
+fn oversized_request_heads_get_431() {
+    let p = ports();
+    let _server = start(&config(&p, 1, ""), &p);
+    // More header lines than the parser takes (100): the whole head is
+    // read, so the answer is always seen.
+    let mut req = String::from("GET /pid HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for i in 0..150 {
+        req.push_str(&format!("X-H{i}: v\r\n"));
+    }
+    req.push_str("\r\n");
+    let r = raw(p.http, req.as_bytes());
+    assert_eq!(r.status, 431);
+
+    // A 2 MiB header against the 1 MiB head limit: the server answers 431
+    // and closes while the client may still be writing.
+    let mut stream = TcpStream::connect(("127.0.0.1", p.http)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let sending = std::thread::spawn(move || {
+        let mut head = b"GET /pid HTTP/1.1\r\nHost: localhost\r\nX-Big: ".to_vec();
+        head.resize(head.len() + 2 * 1024 * 1024, b'a');
+        head.extend_from_slice(b"\r\n\r\n");
+        let _ = writer.write_all(&head);
+    });
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && !data.is_empty() => break,
+            Err(e) => panic!("no answer to an oversized head: {e}"),
+        }
+    }
+    sending.join().unwrap();
+    assert!(
+        data.starts_with(b"HTTP/1.1 431"),
+        "{:?}",
+        String::from_utf8_lossy(&data[..data.len().min(200)])
+    );
+    // And the server is fine.
+    assert_eq!(get(p.http, "/pid", "").status, 200);
+}

@@ -91,6 +91,10 @@ pub struct HttpConfig {
     /// PHP decodes JSON in C) or `proto` (what RoadRunner ≥ 2024.1 sends).
     /// Responses are accepted in either encoding regardless.
     pub context_encoding: ContextEncoding,
+    /// Coyote extension: a client must send its whole request head within
+    /// this time, or the connection is closed (slowloris). Default 10s.
+    #[serde(deserialize_with = "crate::duration::de")]
+    pub header_read_timeout: std::time::Duration,
 }
 
 impl Default for HttpConfig {
@@ -119,6 +123,7 @@ impl Default for HttpConfig {
             http3: None,
             fcgi: None,
             context_encoding: ContextEncoding::Json,
+            header_read_timeout: std::time::Duration::from_secs(10),
         }
     }
 }

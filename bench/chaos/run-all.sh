@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole reliability suite in one command: the fast, deterministic
+# fault and hostile-input tests (cargo: pool faults, hostile workers,
+# hostile HTTP, TLS, security defaults), then each timed chaos scenario.
+# Prints every scenario's summary line and exits non-zero if any failed.
+# Usage: bench/chaos/run-all.sh [STORM_SECONDS]
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+storm=${1:-30}
+status=0
+summary=()
+run() { # name command...
+  local name=$1; shift
+  echo "=== $name" >&2
+  local out
+  out=$("$@" 2> >(tail -n 40 >&2))
+  local rc=$?
+  local last
+  last=$(printf '%s\n' "$out" | tail -n 1)
+  summary+=("$(printf '%-16s %s %s' "$name" "$([ $rc -eq 0 ] && echo PASS || echo FAIL)" "$last")")
+  [ $rc -eq 0 ] || status=1
+}
+scripts/deps.sh bench >&2
+run tests bash -c 'cargo test --workspace --locked 2>&1 | grep -E "^test result|FAILED|panicked"; rc=${PIPESTATUS[0]}; echo "cargo test --workspace exit=$rc"; exit $rc'
+run kill-storm bench/chaos/kill-storm.sh "$storm" 4 32
+run leak bench/chaos/leak.sh 20 2 4
+run queue-pressure bench/chaos/queue-pressure.sh 15 4 10
+run idle-conns bench/chaos/idle-connections.sh 10000
+echo
+printf '%s\n' "${summary[@]}"
+exit $status
