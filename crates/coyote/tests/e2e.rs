@@ -1042,7 +1042,8 @@ fn slowloris_is_cut_off_at_the_header_timeout_and_workers_stay_free() {
     let mut slow: Vec<TcpStream> = (0..20)
         .map(|_| {
             let mut s = TcpStream::connect(("127.0.0.1", p.http)).unwrap();
-            s.write_all(b"GET /pid HTTP/1.1\r\nHost: localhost\r\n").unwrap();
+            s.write_all(b"GET /pid HTTP/1.1\r\nHost: localhost\r\n")
+                .unwrap();
             s
         })
         .collect();
