@@ -176,34 +176,57 @@ fn post(port: u16, path: &str, content_type: &str, body: &[u8]) -> Reply {
 
 #[test]
 fn serves_the_example_app() {
-    let p = ports();
-    let example = repo_root().join("examples/hello");
-    let cfg = format!(
-        r#"version: "3"
+    // Both request-context encodings: the PSR-7 worker answers in kind.
+    for encoding in ["json", "proto"] {
+        let p = ports();
+        let example = repo_root().join("examples/hello");
+        let cfg = format!(
+            r#"version: "3"
 server:
   command: "{php} {worker}"
 http:
   address: 127.0.0.1:{http}
+  context_encoding: {encoding}
   pool:
     num_workers: 2
 "#,
-        php = php(),
-        worker = example.join("worker.php").display(),
-        http = p.http
-    );
-    let _server = start(&cfg, &p);
-    let page = get(p.http, "/", "");
-    assert_eq!(page.status, 200, "{}", page.text());
-    assert!(page.text().contains("Hello from Coyote"));
-    let echo = get(
-        p.http,
-        "/echo?hello=world&list[]=1&list[]=2",
-        "X-Test: yes\r\n",
-    );
-    let v = echo.json();
-    assert_eq!(v["query"]["hello"], "world");
-    assert_eq!(v["query"]["list"], serde_json::json!(["1", "2"]));
-    assert_eq!(v["headers"]["X-Test"], serde_json::json!(["yes"]));
+            php = php(),
+            worker = example.join("worker.php").display(),
+            http = p.http
+        );
+        let server = start(&cfg, &p);
+        let page = get(p.http, "/", "");
+        assert_eq!(page.status, 200, "{encoding}: {}", page.text());
+        assert!(page.text().contains("Hello from Coyote"));
+        assert_eq!(
+            page.header("content-type"),
+            Some("text/html; charset=utf-8"),
+            "{encoding}: response headers"
+        );
+        let echo = get(
+            p.http,
+            "/echo?hello=world&list[]=1&list[]=2",
+            "X-Test: yes\r\nX-Test: again\r\nCookie: a=1; b=two\r\n",
+        );
+        let v = echo.json();
+        assert_eq!(v["query"]["hello"], "world", "{encoding}");
+        assert_eq!(v["query"]["list"], serde_json::json!(["1", "2"]));
+        assert_eq!(v["headers"]["X-Test"], serde_json::json!(["yes", "again"]));
+        assert_eq!(v["cookies"], serde_json::json!({"a": "1", "b": "two"}));
+        assert_eq!(v["remoteAddr"], "127.0.0.1");
+        let form = post(
+            p.http,
+            "/echo",
+            "application/x-www-form-urlencoded",
+            b"a[b][]=1&a[b][]=2&c=3",
+        );
+        assert_eq!(
+            form.json()["parsedBody"],
+            serde_json::json!({"a": {"b": ["1", "2"]}, "c": "3"}),
+            "{encoding}"
+        );
+        assert!(!server.output().contains("ERROR"), "{}", server.output());
+    }
 }
 
 #[test]

@@ -10,11 +10,16 @@ use Coyote\Worker\Worker;
 
 /**
  * HTTP on top of the worker protocol, without PSR-7: requests arrive as
- * {@see Request}, responses go back as status + headers + body in the JSON
- * response context `{"status":N,"headers":{name:[values]}}`.
+ * {@see Request}, responses go back as status + headers + body. The
+ * response context is encoded like the request's: JSON
+ * `{"status":N,"headers":{name:[values]}}`, or `http.v1.Response` when the
+ * server sent `http.v1.Request` protobuf (`http.context_encoding: proto`).
  */
 final class HttpWorker
 {
+    /** The last request came as protobuf: answer in kind. */
+    private bool $proto = false;
+
     public function __construct(private Worker $worker)
     {
     }
@@ -31,10 +36,10 @@ final class HttpWorker
         if ($payload === null) {
             return null;
         }
-        if (($payload->codec & Frame::CODEC_PROTO) !== 0) {
-            throw new \RuntimeException('this worker reads JSON request contexts; set http.context_encoding: json');
-        }
-        return Request::fromJson($payload->header, $payload->body);
+        $this->proto = ($payload->codec & Frame::CODEC_PROTO) !== 0;
+        return $this->proto
+            ? Request::fromProto($payload->header, $payload->body)
+            : Request::fromJson($payload->header, $payload->body);
     }
 
     /**
@@ -49,6 +54,16 @@ final class HttpWorker
         foreach ($headers as $name => $value) {
             $normalized[$name] = \is_array($value) ? array_values(array_map('strval', $value)) : [(string) $value];
         }
+        if ($this->proto) {
+            $response = new \Coyote\Proto\Http\Response();
+            $response->setStatus($status);
+            $map = [];
+            foreach ($normalized as $name => $values) {
+                $map[$name] = new \Coyote\Proto\Http\HeaderValue(['value' => $values]);
+            }
+            $response->setHeaders($map);
+            return $this->worker->respond(new Payload($body, $response->serializeToString(), $final), Frame::CODEC_PROTO);
+        }
         $context = json_encode(['status' => $status, 'headers' => (object) $normalized], \JSON_THROW_ON_ERROR);
         return $this->worker->respond(new Payload($body, $context, $final), Frame::CODEC_JSON);
     }
@@ -56,7 +71,7 @@ final class HttpWorker
     /** A further part of a streamed body; false when the client went away. */
     public function respondChunk(string $chunk, bool $final = false): bool
     {
-        return $this->worker->respond(new Payload($chunk, '', $final), Frame::CODEC_JSON);
+        return $this->worker->respond(new Payload($chunk, '', $final), $this->proto ? Frame::CODEC_PROTO : Frame::CODEC_JSON);
     }
 
     /** Reports a failed request (HTTP 500; details only in debug mode). */

@@ -51,6 +51,35 @@ final class Request
         );
     }
 
+    /** Decodes the protobuf request context (`http.v1.Request`, CODEC_PROTO). */
+    public static function fromProto(string $context, string $body): self
+    {
+        $c = new \Coyote\Proto\Http\Request();
+        $c->mergeFromString($context);
+        $lists = static function ($map): array {
+            $out = [];
+            foreach ($map as $name => $values) {
+                $out[$name] = iterator_to_array($values->getValue(), false);
+            }
+            return $out;
+        };
+        $first = static fn (array $lists): array => array_map(static fn (array $v) => $v[0] ?? '', $lists);
+        $uploads = $c->getUploads() === '' ? null : json_decode($c->getUploads(), true);
+        return new self(
+            $c->getRemoteAddr(),
+            $c->getProtocol() ?: 'HTTP/1.1',
+            $c->getMethod() ?: 'GET',
+            $c->getUri() ?: '/',
+            $lists($c->getHeader()),
+            $first($lists($c->getCookies())),
+            $c->getRawQuery(),
+            $c->getParsed(),
+            \is_array($uploads) ? $uploads : null,
+            $first($lists($c->getAttributes())),
+            $body,
+        );
+    }
+
     /** @return array<string, mixed> the query string as PHP parses it */
     public function query(): array
     {
