@@ -19,11 +19,41 @@ struct JsonHead {
     headers: Option<std::collections::BTreeMap<String, OneOrMany>>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// A header value as workers send it: one string or a list of strings.
+/// Deserialized by hand: serde's `untagged` would buffer every value and
+/// build (then discard) an error for each list, on every response.
 enum OneOrMany {
     One(String),
     Many(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = OneOrMany;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<OneOrMany, E> {
+                Ok(OneOrMany::One(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<OneOrMany, E> {
+                Ok(OneOrMany::One(v))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<OneOrMany, A::Error> {
+                let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(1));
+                while let Some(value) = seq.next_element::<String>()? {
+                    values.push(value);
+                }
+                Ok(OneOrMany::Many(values))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// Header names with their raw values, as decoded.
