@@ -302,11 +302,14 @@ pub async fn start_http(
         handler = handler.with_metrics(metrics);
     }
     let handler = Arc::new(handler);
+    let mut redirect_to = None;
     if let (Some(ssl), Some(acceptor)) = (ssl, acceptor) {
         let address = tcp_address(&ssl.address, "http.ssl.address")?;
         let listener = bind(&address, "http.ssl").await?;
         tracing::info!(target: "coyote::http", %address, "https listening (HTTP/1.1 and HTTP/2)");
-        let https_port = listener.local_addr().map(|a| a.port()).unwrap_or(443);
+        if ssl.redirect {
+            redirect_to = Some(listener.local_addr().map_or(443, |a| a.port()));
+        }
         running.tasks.spawn(coyote_http::serve_tls(
             listener,
             acceptor,
@@ -314,44 +317,39 @@ pub async fn start_http(
             running.stop.clone(),
             running.tasks.clone(),
         ));
-        if let Some(address) = &http.address {
-            let address = tcp_address(address, "http.address")?;
-            let listener = bind(&address, "http").await?;
-            if ssl.redirect {
-                tracing::info!(target: "coyote::http", %address, https_port, "http listening (redirecting to https)");
-                running.tasks.spawn(coyote_http::serve_redirect(
-                    listener,
-                    https_port,
-                    header_read_timeout,
-                    running.stop.clone(),
-                    running.tasks.clone(),
-                ));
-            } else {
-                tracing::info!(target: "coyote::http", %address, "http listening");
-                running.tasks.spawn(coyote_http::serve(
-                    listener,
-                    handler.clone(),
-                    running.stop.clone(),
-                    running.tasks.clone(),
-                ));
-            }
-        }
-    } else if let Some(address) = &http.address {
+    }
+    if let Some(address) = &http.address {
         let address = tcp_address(address, "http.address")?;
         let listener = bind(&address, "http").await?;
-        tracing::info!(target: "coyote::http", %address, "http listening");
-        running.tasks.spawn(coyote_http::serve(
-            listener,
-            handler.clone(),
-            running.stop.clone(),
-            running.tasks.clone(),
-        ));
+        if let Some(https_port) = redirect_to {
+            tracing::info!(target: "coyote::http", %address, https_port, "http listening (redirecting to https)");
+            running.tasks.spawn(coyote_http::serve_redirect(
+                listener,
+                https_port,
+                header_read_timeout,
+                running.stop.clone(),
+                running.tasks.clone(),
+            ));
+        } else {
+            tracing::info!(target: "coyote::http", %address, "http listening");
+            running.tasks.spawn(coyote_http::serve(
+                listener,
+                handler.clone(),
+                running.stop.clone(),
+                running.tasks.clone(),
+            ));
+        }
     }
     if let Some(address) = fcgi {
         let listener = match address {
             ListenAddr::Unix(path) => {
-                // A socket file left by a previous run would make bind fail.
-                let _ = std::fs::remove_file(path);
+                // A socket left by a previous run would make bind fail;
+                // anything else at that path is left alone (and bind
+                // reports it).
+                use std::os::unix::fs::FileTypeExt;
+                if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
+                    let _ = std::fs::remove_file(path);
+                }
                 let listener = tokio::net::UnixListener::bind(path)
                     .with_context(|| format!("http.fcgi: cannot listen on {}", path.display()))
                     .map_err(runtime_failure)?;

@@ -369,3 +369,27 @@ async fn fastcgi_on_a_unix_socket_without_keep_alive() {
         assert!(stdout.starts_with("Status: 404 Not Found\r\n"), "{stdout}");
     }
 }
+
+#[test]
+fn a_regular_file_at_the_fastcgi_socket_path_is_never_deleted() {
+    let dir = TempDir::new("coyote-fcgi-file").unwrap();
+    let path = dir.path().join("data.txt");
+    std::fs::write(&path, "precious").unwrap();
+    let config = format!(
+        "version: \"3\"\nserver:\n  command: \"{php} {worker}\"\nhttp:\n  fcgi:\n    address: unix://{}\n  pool:\n    num_workers: 1\n",
+        path.display(),
+        php = php(),
+        worker = worker(),
+    );
+    let mut server = Server::start(BIN, &config, &[]).unwrap();
+    let status = server
+        .wait_exit(Duration::from_secs(20))
+        .expect("the server should refuse to start");
+    assert_eq!(status.code(), Some(1), "{}", server.output());
+    assert!(
+        server.output().contains("http.fcgi: cannot listen on"),
+        "{}",
+        server.output()
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious");
+}

@@ -587,6 +587,29 @@ mod tests {
         assert!(name_values(&[0x80, 0, 0]).is_none());
     }
 
+    proptest::proptest! {
+        /// Whatever a client sends as params, decoding and turning them
+        /// into a request never panics; a stream of garbage records ends
+        /// in an error or EOF, never a panic.
+        #[test]
+        fn garbage_params_and_records_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = name_values(&bytes);
+            let p = Pending {
+                keep_conn: false,
+                params: BytesMut::from(&bytes[..]),
+                params_done: true,
+                stdin: BytesMut::new(),
+                too_large: false,
+            };
+            let _ = build_request(&p, None);
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            rt.block_on(async {
+                let mut r = &bytes[..];
+                while let Ok(Some(_)) = read_record(&mut r).await {}
+            });
+        }
+    }
+
     #[test]
     fn cgi_params_become_an_http_request() {
         let mut params = Vec::new();
