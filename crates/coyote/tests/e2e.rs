@@ -454,6 +454,28 @@ fn errors_limits_streams_and_status_codes() {
     );
     assert_eq!(r.status, 200, "HTTP/1.0 clients get no interim response");
 
+    // Headers named in `Trailer` go after the body (the client asked for
+    // trailers with TE).
+    let mut stream = TcpStream::connect(("127.0.0.1", p.http)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+        .write_all(b"GET /trailers HTTP/1.1\r\nHost: localhost\r\nTE: trailers\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut data = Vec::new();
+    stream.read_to_end(&mut data).unwrap();
+    let text = String::from_utf8_lossy(&data).to_ascii_lowercase();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(head.contains("transfer-encoding: chunked"), "{text}");
+    assert!(
+        head.contains("trailer: x-checksum") && head.contains("x-head: here"),
+        "{text}"
+    );
+    assert!(!head.contains("x-checksum: abc123"), "{text}");
+    assert!(body.ends_with("0\r\nx-checksum: abc123\r\n\r\n"), "{text}");
+    assert!(body.contains("body then trailers"), "{text}");
+
     assert_eq!(get(p.http, "/status/418", "").status, 418);
     let r = raw(p.http, b"GARBAGE\r\n\r\n");
     assert_eq!(r.status, 400, "malformed request line");

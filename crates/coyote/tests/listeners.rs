@@ -49,6 +49,7 @@ struct Reply {
     version: Version,
     headers: hyper::HeaderMap,
     body: Bytes,
+    trailers: Option<hyper::HeaderMap>,
 }
 
 impl Reply {
@@ -94,7 +95,9 @@ where
             hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await?;
         let exchange = async {
             let (parts, body) = sender.send_request(req).await?.into_parts();
-            Ok::<_, hyper::Error>((parts, body.collect().await?.to_bytes()))
+            let collected = body.collect().await?;
+            let trailers = collected.trailers().cloned();
+            Ok::<_, hyper::Error>((parts, collected.to_bytes(), trailers))
         };
         tokio::pin!(conn, exchange);
         tokio::select! {
@@ -106,7 +109,9 @@ where
         let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await?;
         let exchange = async {
             let (parts, body) = sender.send_request(req).await?.into_parts();
-            Ok::<_, hyper::Error>((parts, body.collect().await?.to_bytes()))
+            let collected = body.collect().await?;
+            let trailers = collected.trailers().cloned();
+            Ok::<_, hyper::Error>((parts, collected.to_bytes(), trailers))
         };
         tokio::pin!(conn, exchange);
         tokio::select! {
@@ -115,12 +120,13 @@ where
             r = &mut conn => { r?; exchange.await? }
         }
     };
-    let (parts, body) = response;
+    let (parts, body, trailers) = response;
     Ok(Reply {
         status: parts.status.as_u16(),
         version: parts.version,
         headers: parts.headers,
         body,
+        trailers,
     })
 }
 
@@ -264,6 +270,14 @@ async fn h2c_and_fastcgi() {
         .await
         .unwrap();
     assert_eq!((r.status, r.version), (200, Version::HTTP_11));
+    // Trailers on HTTP/2: after the body, not in the head.
+    let tcp = TcpStream::connect(("127.0.0.1", http)).await.unwrap();
+    let r = send(tcp, true, request("GET", "http://localhost/trailers", b""))
+        .await
+        .unwrap();
+    assert_eq!(&r.body[..], b"body then trailers");
+    assert!(r.headers.get("x-checksum").is_none());
+    assert_eq!(r.trailers.as_ref().unwrap()["x-checksum"], "abc123");
 
     // FastCGI, as nginx would send it, on a kept-alive connection.
     use fastcgi_client::{io, Client, Params, Request as FcgiRequest};

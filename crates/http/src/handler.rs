@@ -267,21 +267,34 @@ impl Handler {
             break (head, part);
         };
         let Head { status, headers } = head;
-        let body: HttpBody = if first.more {
+        let (headers, trailers) = split_trailers(headers);
+        let body: HttpBody = if first.more || trailers.is_some() {
+            // Streamed, or ending in trailers (which need chunked
+            // encoding on HTTP/1.1, so the body must not have a known
+            // length).
+            let more = first.more;
             let chunks = futures::stream::unfold(
-                (Some(first.body), stream, files),
-                |(first, mut stream, files)| async move {
+                (Some(first.body), more.then_some(stream), files, trailers),
+                |(first, mut stream, files, trailers)| async move {
                     if let Some(chunk) = first {
-                        return Some((Ok(Frame::data(chunk)), (None, stream, files)));
+                        return Some((Ok(Frame::data(chunk)), (None, stream, files, trailers)));
                     }
-                    match stream.next().await {
-                        Some(Ok(part)) => Some((Ok(Frame::data(part.body)), (None, stream, files))),
-                        Some(Err(e)) => {
-                            tracing::warn!(target: "coyote::http", error = %e, "streamed response failed midway");
-                            Some((Err(BoxError::from(e)), (None, stream, files)))
+                    if let Some(s) = stream.as_mut() {
+                        match s.next().await {
+                            Some(Ok(part)) => {
+                                return Some((
+                                    Ok(Frame::data(part.body)),
+                                    (None, stream, files, trailers),
+                                ))
+                            }
+                            Some(Err(e)) => {
+                                tracing::warn!(target: "coyote::http", error = %e, "streamed response failed midway");
+                                return Some((Err(BoxError::from(e)), (None, None, files, None)));
+                            }
+                            None => {}
                         }
-                        None => None,
                     }
+                    trailers.map(|t| (Ok(Frame::trailers(t)), (None, None, files, None)))
                 },
             );
             StreamBody::new(chunks).boxed_unsync()
@@ -344,4 +357,37 @@ impl Handler {
             }
         }
     }
+}
+
+/// RoadRunner's trailer rule: headers named in the worker's `Trailer`
+/// header are sent after the body as trailers instead of in the head
+/// (`Trailer` itself stays, announcing them). hyper sends them on HTTP/2,
+/// and on HTTP/1.1 when the client said `TE: trailers`.
+fn split_trailers(
+    headers: Vec<(hyper::header::HeaderName, HeaderValue)>,
+) -> (
+    Vec<(hyper::header::HeaderName, HeaderValue)>,
+    Option<hyper::HeaderMap>,
+) {
+    let names: Vec<String> = headers
+        .iter()
+        .filter(|(name, _)| *name == hyper::header::TRAILER)
+        .filter_map(|(_, value)| value.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+        .collect();
+    if names.is_empty() {
+        return (headers, None);
+    }
+    let mut trailers = hyper::HeaderMap::new();
+    let mut head = Vec::with_capacity(headers.len());
+    for (name, value) in headers {
+        if names.iter().any(|n| n == name.as_str()) {
+            trailers.append(name, value);
+        } else {
+            head.push((name, value));
+        }
+    }
+    (head, Some(trailers))
 }

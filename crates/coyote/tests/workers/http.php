@@ -67,6 +67,9 @@ while ($req = $http->waitRequest()) {
             $http->respond(103, '', ['Link' => '</style.css>; rel=preload'], false);
             $http->respond(200, 'final', ['X-Final' => 'yes']);
             break;
+        case $path === '/trailers':
+            $http->respond(200, 'body then trailers', ['Trailer' => 'X-Checksum', 'X-Checksum' => 'abc123', 'X-Head' => 'here']);
+            break;
         case $path === '/pid':
             $http->respond(200, (string) getmypid());
             break;
