@@ -189,6 +189,27 @@ async fn https_http2_client_certificates_and_redirect() {
     assert_eq!(echo["body"], "{\"a\":1}");
     assert_eq!(echo["protocol"], "HTTP/1.1");
 
+    // 103 Early Hints over TLS too (HTTP/1.1), before the final answer.
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let tcp = TcpStream::connect(("127.0.0.1", secure)).await.unwrap();
+        let mut tls = h1
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
+        tls.write_all(b"GET /early-hints HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut data = Vec::new();
+        let _ = tls.read_to_end(&mut data).await;
+        let text = String::from_utf8_lossy(&data);
+        assert!(
+            text.starts_with("HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("final"), "{text}");
+    }
+
     // HTTP/2 chosen by ALPN; streamed responses still arrive whole.
     let h2 = connector(&pki, &[b"h2", b"http/1.1"], identity);
     let r = https(
