@@ -53,6 +53,17 @@ logs:
     )
 }
 
+/// A config serving `examples/<name>/worker.php`; `extra_http` is
+/// appended under `http:`.
+fn example_config(name: &str, ports: &Ports, workers: usize, extra_http: &str) -> String {
+    format!(
+        "version: \"3\"\nserver:\n  command: \"{php} {worker}\"\nhttp:\n  address: 127.0.0.1:{http}\n{extra_http}  pool:\n    num_workers: {workers}\n",
+        php = php(),
+        worker = repo_root().join("examples").join(name).join("worker.php").display(),
+        http = ports.http,
+    )
+}
+
 fn ports() -> Ports {
     Ports {
         http: free_port(),
@@ -179,21 +190,7 @@ fn serves_the_example_app() {
     // Both request-context encodings: the PSR-7 worker answers in kind.
     for encoding in ["json", "proto"] {
         let p = ports();
-        let example = repo_root().join("examples/hello");
-        let cfg = format!(
-            r#"version: "3"
-server:
-  command: "{php} {worker}"
-http:
-  address: 127.0.0.1:{http}
-  context_encoding: {encoding}
-  pool:
-    num_workers: 2
-"#,
-            php = php(),
-            worker = example.join("worker.php").display(),
-            http = p.http
-        );
+        let cfg = example_config("hello", &p, 2, &format!("  context_encoding: {encoding}\n"));
         let server = start(&cfg, &p);
         let page = get(p.http, "/", "");
         assert_eq!(page.status, 200, "{encoding}: {}", page.text());
@@ -232,21 +229,7 @@ http:
 #[test]
 fn serves_the_slim_example() {
     let p = ports();
-    let example = repo_root().join("examples/slim");
-    let cfg = format!(
-        r#"version: "3"
-server:
-  command: "{php} {worker}"
-http:
-  address: 127.0.0.1:{http}
-  pool:
-    num_workers: 1
-"#,
-        php = php(),
-        worker = example.join("worker.php").display(),
-        http = p.http
-    );
-    let server = start(&cfg, &p);
+    let server = start(&example_config("slim", &p, 1, ""), &p);
     let page = get(p.http, "/", "");
     assert_eq!(page.status, 200, "{}", page.text());
     assert_eq!(page.text(), "<h1>Slim on Coyote</h1>");

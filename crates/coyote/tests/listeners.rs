@@ -83,44 +83,51 @@ fn connector(pki: &Pki, alpn: &[&[u8]], identity: Option<(&Path, &Path)>) -> Tls
     TlsConnector::from(Arc::new(config))
 }
 
+/// Sends the request and reads the whole answer while driving the
+/// connection alongside (no detached task).
+async fn exchange<C, S>(
+    conn: C,
+    send: S,
+) -> Result<
+    (
+        hyper::http::response::Parts,
+        Bytes,
+        Option<hyper::HeaderMap>,
+    ),
+    hyper::Error,
+>
+where
+    C: std::future::Future<Output = Result<(), hyper::Error>>,
+    S: std::future::Future<Output = Result<hyper::Response<hyper::body::Incoming>, hyper::Error>>,
+{
+    let exchange = async {
+        let (parts, body) = send.await?.into_parts();
+        let collected = body.collect().await?;
+        let trailers = collected.trailers().cloned();
+        Ok((parts, collected.to_bytes(), trailers))
+    };
+    tokio::pin!(conn, exchange);
+    tokio::select! {
+        biased;
+        r = &mut exchange => r,
+        r = &mut conn => { r?; exchange.await }
+    }
+}
+
 /// One request over `io`, HTTP/2 when `h2`.
 async fn send<I>(io: I, h2: bool, req: Request<Full<Bytes>>) -> Result<Reply, hyper::Error>
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let io = TokioIo::new(io);
-    // The connection is driven alongside the exchange (no detached task).
-    let response = if h2 {
+    let (parts, body, trailers) = if h2 {
         let (mut sender, conn) =
             hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await?;
-        let exchange = async {
-            let (parts, body) = sender.send_request(req).await?.into_parts();
-            let collected = body.collect().await?;
-            let trailers = collected.trailers().cloned();
-            Ok::<_, hyper::Error>((parts, collected.to_bytes(), trailers))
-        };
-        tokio::pin!(conn, exchange);
-        tokio::select! {
-            biased;
-            r = &mut exchange => r?,
-            r = &mut conn => { r?; exchange.await? }
-        }
+        exchange(conn, sender.send_request(req)).await?
     } else {
         let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await?;
-        let exchange = async {
-            let (parts, body) = sender.send_request(req).await?.into_parts();
-            let collected = body.collect().await?;
-            let trailers = collected.trailers().cloned();
-            Ok::<_, hyper::Error>((parts, collected.to_bytes(), trailers))
-        };
-        tokio::pin!(conn, exchange);
-        tokio::select! {
-            biased;
-            r = &mut exchange => r?,
-            r = &mut conn => { r?; exchange.await? }
-        }
+        exchange(conn, sender.send_request(req)).await?
     };
-    let (parts, body, trailers) = response;
     Ok(Reply {
         status: parts.status.as_u16(),
         version: parts.version,
