@@ -17,7 +17,9 @@ cport=$(free_port); nport=$(free_port)
 cat > "$work/.rr.yaml" <<YAML
 version: "3"
 server:
-  command: "php $root/bench/http-hello/worker.php"
+  # OPcache on, as php-fpm has it by default (and as RoadRunner's docs
+  # advise for workers): both sides run the same optimised PHP.
+  command: "php -d opcache.enable_cli=1 $root/bench/http-hello/worker.php"
 http:
   address: 127.0.0.1:$cport
   pool:

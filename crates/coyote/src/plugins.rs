@@ -9,11 +9,11 @@ use anyhow::Context;
 use coyote_config::{Config, ListenAddr, ServerConfig};
 use coyote_http::{
     ClientAuth, ContextEncoding, CorsOptions, FcgiListener, Handler, HeadersOptions, HttpMetrics,
-    HttpOptions, StaticOptions, TlsOptions, UploadOptions,
+    HttpOptions, Placement, StaticOptions, TlsOptions, UploadOptions,
 };
 use coyote_http::{HeaderName, HeaderValue};
 use coyote_metrics::{CollectorSpec, CollectorType, Metrics, MetricsService};
-use coyote_pool::Pool;
+use coyote_pool::{Pool, RelayAddress, Shards};
 use coyote_rpc::services::{AppLogger, Informer, Resetter};
 use coyote_rpc::{RpcServer, Services};
 use coyote_server::pool_options;
@@ -62,11 +62,14 @@ fn tcp_address(addr: &ListenAddr, key: &str) -> Result<String, Failure> {
     }
 }
 
-/// Starts the pools of plugins that run workers (only `http` today).
+/// Starts the pools of plugins that run workers (only `http` today). A
+/// pool over pipes with at least as many workers as there are `shards`
+/// is spread over them.
 pub async fn start_pools(
     config: &Config,
     server: &ServerConfig,
     working_dir: &Path,
+    shards: Option<&Shards>,
 ) -> Result<BTreeMap<String, Pool>, Failure> {
     let mut pools = BTreeMap::new();
     if let Some(http) = &config.http {
@@ -78,8 +81,14 @@ pub async fn start_pools(
             Some(working_dir),
         )
         .map_err(config_failure)?;
-        let pool = Pool::start(opts)
-            .await
+        let shards = shards.filter(|shards| {
+            opts.relay == RelayAddress::Pipes && opts.effective_workers() >= shards.len()
+        });
+        let pool = match shards {
+            Some(shards) => Pool::start_sharded(opts, shards.clone()).await,
+            None => Pool::start(opts).await,
+        };
+        let pool = pool
             .context("http: starting the worker pool")
             .map_err(runtime_failure)?;
         pools.insert("http".to_owned(), pool);
@@ -296,6 +305,9 @@ pub async fn start_http(
         None => None,
     };
     let header_read_timeout = opts.header_read_timeout;
+    let placement = pool.shards().map_or_else(Placement::local, |shards| {
+        Placement::sharded(shards.clone())
+    });
     let running = Running::new("http");
     let mut handler = Handler::new(pool, opts);
     if let Some(metrics) = metrics {
@@ -312,6 +324,7 @@ pub async fn start_http(
         }
         running.tasks.spawn(coyote_http::serve_tls(
             listener,
+            placement.clone(),
             acceptor,
             handler.clone(),
             running.stop.clone(),
@@ -334,6 +347,7 @@ pub async fn start_http(
             tracing::info!(target: "coyote::http", %address, "http listening");
             running.tasks.spawn(coyote_http::serve(
                 listener,
+                placement,
                 handler.clone(),
                 running.stop.clone(),
                 running.tasks.clone(),

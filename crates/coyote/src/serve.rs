@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context};
 use coyote_config::{Config, LoadOptions, Loaded};
+use coyote_pool::Shards;
 use coyote_server::{logging, run_on_init, Lifecycle, Phase};
 
 use crate::cli::Global;
@@ -66,7 +67,18 @@ pub fn run(global: &Global) -> Result<(), Failure> {
         batch_scheduling();
     }
     tracing::debug!(target: "coyote::server", runtime = ?tuning.runtime,
-        batch_scheduling = tuning.batch_scheduling, "runtime tuning");
+        batch_scheduling = tuning.batch_scheduling, shards = tuning.shards, "runtime tuning");
+    // Started after SCHED_BATCH is set: the shard threads and the workers
+    // they fork inherit it.
+    let shards = if tuning.shards > 1 {
+        Some(
+            Shards::start(tuning.shards)
+                .context("cannot start the event-loop threads")
+                .map_err(runtime_failure)?,
+        )
+    } else {
+        None
+    };
     let mut builder = match tuning.runtime {
         RuntimeFlavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
         RuntimeFlavor::MultiThread => tokio::runtime::Builder::new_multi_thread(),
@@ -77,8 +89,13 @@ pub fn run(global: &Global) -> Result<(), Failure> {
         .build()
         .context("cannot start the async runtime")
         .map_err(runtime_failure)?;
-    let result = runtime.block_on(serve(&loaded.config, &working_dir));
+    let result = runtime.block_on(serve(&loaded.config, &working_dir, shards.as_ref()));
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    // Pools and listeners have stopped inside `serve`: nothing runs on
+    // the shards any more.
+    if let Some(shards) = shards {
+        shards.stop();
+    }
     result
 }
 
@@ -98,24 +115,33 @@ enum RuntimeFlavor {
 struct Tuning {
     runtime: RuntimeFlavor,
     batch_scheduling: bool,
+    /// Event-loop shards for pools over pipes (1 = none).
+    shards: usize,
 }
 
 impl Tuning {
     /// `COYOTE_RUNTIME=current|multi` (default: current on <= 2 CPUs,
-    /// cgroup limits included); `COYOTE_SCHED=batch|normal` (default batch).
+    /// cgroup limits included); `COYOTE_SCHED=batch|normal` (default
+    /// batch); `COYOTE_SHARDS=N` (default: one per CPU; 1 turns sharding
+    /// off).
     fn from_env() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
         let runtime = match std::env::var("COYOTE_RUNTIME").as_deref() {
             Ok("current") => RuntimeFlavor::CurrentThread,
             Ok("multi") => RuntimeFlavor::MultiThread,
-            _ if std::thread::available_parallelism().map_or(1, usize::from) <= 2 => {
-                RuntimeFlavor::CurrentThread
-            }
+            _ if cpus <= 2 => RuntimeFlavor::CurrentThread,
             _ => RuntimeFlavor::MultiThread,
         };
         let batch_scheduling = std::env::var("COYOTE_SCHED").as_deref() != Ok("normal");
+        let shards = std::env::var("COYOTE_SHARDS")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(cpus)
+            .max(1);
         Self {
             runtime,
             batch_scheduling,
+            shards,
         }
     }
 }
@@ -142,7 +168,11 @@ fn batch_scheduling() {
     }
 }
 
-async fn serve(config: &Config, working_dir: &Path) -> Result<(), Failure> {
+async fn serve(
+    config: &Config,
+    working_dir: &Path,
+    shards: Option<&Shards>,
+) -> Result<(), Failure> {
     let lifecycle = Lifecycle::new();
     if config.http.is_none() {
         return Err(config_failure(anyhow!(
@@ -155,7 +185,7 @@ async fn serve(config: &Config, working_dir: &Path) -> Result<(), Failure> {
             .await
             .map_err(runtime_failure)?;
     }
-    let pools = plugins::start_pools(config, &server, working_dir).await?;
+    let pools = plugins::start_pools(config, &server, working_dir, shards).await?;
     let stop_pools = || async {
         for pool in pools.values() {
             pool.shutdown().await;

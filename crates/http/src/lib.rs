@@ -37,6 +37,7 @@ mod options;
 pub mod proto;
 mod response;
 mod server;
+mod steering;
 mod tls;
 mod uploads;
 
@@ -49,6 +50,7 @@ pub use hyper::header::{HeaderName, HeaderValue};
 pub use metrics::HttpMetrics;
 pub use options::{ContextEncoding, HttpOptions, UploadOptions};
 pub use server::{serve, serve_redirect, serve_tls};
+pub use steering::Placement;
 pub use tls::{acceptor as tls_acceptor, ClientAuth, TlsError, TlsOptions};
 /// The acceptor [`tls_acceptor`] builds.
 pub use tokio_rustls::TlsAcceptor;

@@ -18,12 +18,13 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::interim;
+use crate::steering::{Placement, SteeredStream};
 use crate::Handler;
 
 /// Marks requests that arrived over TLS (the context's `uri` says https).
@@ -31,16 +32,18 @@ use crate::Handler;
 pub(crate) struct Https;
 
 /// Accepts until `shutdown`, handing each connection to `serve_one` on
-/// `tracker`.
+/// `tracker`, where `placement` says.
 async fn accept_loop<F, Fut>(
     listener: TcpListener,
+    placement: Placement,
     shutdown: CancellationToken,
     tracker: TaskTracker,
     serve_one: F,
 ) where
-    F: Fn(TcpStream, SocketAddr) -> Fut,
+    F: Fn(SteeredStream, SocketAddr) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    let serve_one = Arc::new(serve_one);
     loop {
         let accepted = tokio::select! {
             () = shutdown.cancelled() => return,
@@ -49,7 +52,7 @@ async fn accept_loop<F, Fut>(
         match accepted {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                tracker.spawn(serve_one(stream, peer));
+                placement.run(&tracker, stream, peer, &serve_one);
             }
             Err(e) => {
                 // Usually EMFILE: back off instead of spinning.
@@ -67,15 +70,22 @@ async fn accept_loop<F, Fut>(
 /// connection finishes its in-flight requests before it closes.
 pub async fn serve(
     listener: TcpListener,
+    placement: Placement,
     handler: Arc<Handler>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
     let stop = shutdown.clone();
-    accept_loop(listener, shutdown, tracker, move |stream, peer| {
-        let h2 = handler.options().h2c;
-        connection(stream, peer, handler.clone(), stop.clone(), h2, false)
-    })
+    accept_loop(
+        listener,
+        placement,
+        shutdown,
+        tracker,
+        move |stream, peer| {
+            let h2 = handler.options().h2c;
+            connection(stream, peer, handler.clone(), stop.clone(), h2, false)
+        },
+    )
     .await;
 }
 
@@ -83,13 +93,14 @@ pub async fn serve(
 /// header read timeout; HTTP/2 is chosen by ALPN.
 pub async fn serve_tls(
     listener: TcpListener,
+    placement: Placement,
     acceptor: TlsAcceptor,
     handler: Arc<Handler>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
     let stop = shutdown.clone();
-    accept_loop(listener, shutdown, tracker, move |stream, peer| {
+    accept_loop(listener, placement, shutdown, tracker, move |stream, peer| {
         let acceptor = acceptor.clone();
         let handler = handler.clone();
         let stop = stop.clone();
@@ -123,7 +134,8 @@ pub async fn serve_redirect(
     tracker: TaskTracker,
 ) {
     let stop = shutdown.clone();
-    accept_loop(listener, shutdown, tracker, move |stream, peer| {
+    let placement = Placement::local();
+    accept_loop(listener, placement, shutdown, tracker, move |stream, peer| {
         let stop = stop.clone();
         async move {
             let service = service_fn(move |req: Request<Incoming>| async move {

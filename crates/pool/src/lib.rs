@@ -30,7 +30,11 @@
 //! - `spawn`: process start (environment, process group, user), the exit
 //!   watcher and stderr forwarding tasks.
 //! - `worker`: a worker's shared state and the owned handle used to exec.
-//! - `pool`: idle list and FIFO waiters, one execution on the caller's task.
+//! - `pool`: taking and giving back workers, one execution on the caller's
+//!   task.
+//! - `queue`: idle workers and waiting callers, by home shard.
+//! - `shards`: one pinned single-threaded runtime per CPU ([`Shards`]);
+//!   [`Pool::start_sharded`] spreads workers over them.
 //! - `stream`: streamed answers, cancelled with STOP when dropped.
 //! - `supervisor`: the pool's background task (replacement with backoff,
 //!   soft limits, dynamic allocator, rolling reset, draining).
@@ -41,13 +45,17 @@
 //! (one uncontended mutex), one `write` of the encoded frame, one or more
 //! `read`s into a per-worker buffer, push the worker back (handing it
 //! directly to the oldest waiter if there is one). No channel or relay
-//! task sits between the caller and the pipe.
+//! task sits between the caller and the pipe. On a sharded pool the
+//! caller's own shard's workers come first, so the whole exchange stays on
+//! one thread and one CPU.
 
 mod error;
 mod options;
 mod pipe;
 mod pool;
+mod queue;
 mod relay;
+mod shards;
 mod spawn;
 mod stats;
 mod stream;
@@ -57,5 +65,6 @@ mod worker;
 pub use error::{Fault, PoolError, ProtocolError, SpawnError};
 pub use options::{DynamicOptions, PoolOptions, RelayAddress, SupervisorOptions, WorkerCommand};
 pub use pool::{Payload, Pool};
+pub use shards::Shards;
 pub use stream::ResponseStream;
 pub use worker::{Response, WorkerInfo, WorkerStatus};

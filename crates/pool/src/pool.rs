@@ -2,7 +2,7 @@
 //! execution on the caller's own task (no relay task, no extra hop), and
 //! gives workers back or to the supervisor for replacement.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -14,6 +14,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::error::PoolError;
+use crate::queue::Queue;
+use crate::shards::Shards;
 use crate::spawn::Spawner;
 use crate::stream::ResponseStream;
 use crate::supervisor::{self, Event};
@@ -59,17 +61,11 @@ pub struct Pool {
     pub(crate) inner: Arc<Inner>,
 }
 
-pub(crate) struct Queue {
-    /// Idle workers; the most recently used is at the back and goes first,
-    /// which keeps hot workers hot and lets extras idle out.
-    pub(crate) idle: VecDeque<Worker>,
-    /// Callers waiting for a worker, oldest first.
-    waiters: VecDeque<oneshot::Sender<Worker>>,
-    closed: bool,
-}
-
 pub(crate) struct Inner {
     pub(crate) opts: Arc<PoolOptions>,
+    /// The event loops workers live on; `None`: the runtime that started
+    /// the pool.
+    shards: Option<Shards>,
     pub(crate) queue: Mutex<Queue>,
     /// Every live process of this pool, idle or busy, by worker id.
     pub(crate) registry: Mutex<HashMap<u64, Arc<WorkerState>>>,
@@ -103,6 +99,19 @@ impl Pool {
     /// Errors only when the pool cannot work at all: an empty command or a
     /// relay address that cannot be bound.
     pub async fn start(opts: PoolOptions) -> Result<Self, PoolError> {
+        Self::start_inner(opts, None).await
+    }
+
+    /// Like [`Pool::start`], with the workers spread over `shards` (see
+    /// [`Shards`]): each worker is started by, and talks to, one shard's
+    /// event loop, and callers on a shard get that shard's workers first.
+    /// Meant for the pipes relay; socket relays work too, but their
+    /// connections are accepted by the runtime calling this.
+    pub async fn start_sharded(opts: PoolOptions, shards: Shards) -> Result<Self, PoolError> {
+        Self::start_inner(opts, Some(shards)).await
+    }
+
+    async fn start_inner(opts: PoolOptions, shards: Option<Shards>) -> Result<Self, PoolError> {
         let opts = Arc::new(opts);
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -115,13 +124,11 @@ impl Pool {
         )
         .await?;
         let target = opts.effective_workers();
+        let homes = shards.as_ref().map_or(1, Shards::len);
         let inner = Arc::new(Inner {
             opts: opts.clone(),
-            queue: Mutex::new(Queue {
-                idle: VecDeque::with_capacity(target),
-                waiters: VecDeque::new(),
-                closed: false,
-            }),
+            shards,
+            queue: Mutex::new(Queue::new(homes, target)),
             registry: Mutex::default(),
             spawner,
             events,
@@ -150,6 +157,11 @@ impl Pool {
     /// The pool's name (the plugin it serves).
     pub fn name(&self) -> &str {
         &self.inner.opts.name
+    }
+
+    /// The event-loop shards the workers are spread over, if any.
+    pub fn shards(&self) -> Option<&Shards> {
+        self.inner.shards.as_ref()
     }
 
     /// The options the pool was started with.
@@ -238,13 +250,14 @@ impl Pool {
     /// Takes an idle worker, or waits in line for one until `deadline`.
     async fn acquire(&self, deadline: Instant) -> Result<Worker, PoolError> {
         let inner = &self.inner;
+        let home = inner.home_here();
         loop {
-            let rx = {
+            let mut ticket = {
                 let mut q = lock(&inner.queue);
                 if q.closed {
                     return Err(inner.stopped());
                 }
-                while let Some(worker) = q.idle.pop_back() {
+                while let Some(worker) = q.idle.pop(home) {
                     if worker.usable() {
                         return Ok(worker);
                     }
@@ -252,7 +265,7 @@ impl Pool {
                 }
                 let limit = inner.opts.max_queue_size;
                 if limit > 0 && q.waiters.len() >= limit {
-                    q.waiters.retain(|w| !w.is_closed());
+                    q.waiters.remove_closed();
                     if q.waiters.len() >= limit {
                         return Err(PoolError::QueueFull {
                             pool: inner.opts.name.clone(),
@@ -261,14 +274,14 @@ impl Pool {
                     }
                 }
                 let (tx, rx) = oneshot::channel();
-                q.waiters.push_back(tx);
-                rx
+                q.waiters.push(home, tx);
+                Ticket { rx, inner }
             };
             if inner.opts.dynamic.is_some() && !inner.starved.swap(true, Ordering::Relaxed) {
                 let _ = inner.events.send(Event::Starved);
             }
             let started = Instant::now();
-            let result = tokio::time::timeout_at(deadline, rx).await;
+            let result = tokio::time::timeout_at(deadline, &mut ticket.rx).await;
             inner.waits.fetch_add(1, Ordering::Relaxed);
             inner.waited_ns.fetch_add(
                 u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
@@ -296,7 +309,10 @@ impl Pool {
         }
         let worker = inner
             .spawner
-            .spawn(inner.generation.load(Ordering::Acquire))
+            .spawn(
+                inner.generation.load(Ordering::Acquire),
+                inner.home_here().unwrap_or(0),
+            )
             .await?;
         inner.register(&worker);
         worker.state.retire(WorkerStatus::Ready);
@@ -328,11 +344,7 @@ impl Pool {
     /// Callers waiting for a worker right now (the queue `max_queue_size`
     /// bounds).
     pub fn waiting(&self) -> usize {
-        lock(&self.inner.queue)
-            .waiters
-            .iter()
-            .filter(|w| !w.is_closed())
-            .count()
+        lock(&self.inner.queue).waiters.open()
     }
 
     /// Number of workers idle right now (a request would be served at once).
@@ -399,7 +411,7 @@ impl Pool {
             let mut q = lock(&inner.queue);
             q.closed = true;
             q.waiters.clear();
-            q.idle.drain(..).collect()
+            q.idle.drain()
         };
         for worker in idle {
             inner.retire(worker, Some(WorkerStatus::Stopping));
@@ -430,6 +442,28 @@ impl Drop for Inner {
 }
 
 impl Inner {
+    /// The shard the calling thread runs (always 0 unsharded); `None`
+    /// for a thread outside the pool's shards.
+    pub(crate) fn home_here(&self) -> Option<usize> {
+        self.shards.as_ref().map_or(Some(0), Shards::current)
+    }
+
+    /// Number of homes (shards) workers are spread over.
+    pub(crate) fn homes(&self) -> usize {
+        self.shards.as_ref().map_or(1, Shards::len)
+    }
+
+    /// Runs `task` on the pool's tracker, on the event loop of `home`.
+    pub(crate) fn spawn_at<F>(&self, home: usize, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        match &self.shards {
+            Some(shards) => drop(self.tracker.spawn_on(task, shards.handle(home))),
+            None => drop(self.tracker.spawn(task)),
+        }
+    }
+
     pub(crate) fn stopped(&self) -> PoolError {
         PoolError::Stopped {
             pool: self.opts.name.clone(),
@@ -467,13 +501,13 @@ impl Inner {
             return self.retire(worker, Some(WorkerStatus::Stopping));
         }
         let mut worker = worker;
-        while let Some(waiter) = q.waiters.pop_front() {
+        while let Some(waiter) = q.waiters.pop_for(worker.state.home) {
             match waiter.send(worker) {
                 Ok(()) => return,
                 Err(back) => worker = back,
             }
         }
-        q.idle.push_back(worker);
+        q.idle.push(worker);
     }
 
     /// True for a worker of an older generation once enough new ones run.
@@ -506,6 +540,24 @@ impl Inner {
         worker.state.set_status(why);
         worker.state.kill_now();
         drop(worker);
+    }
+}
+
+/// A place in the waiters' line. Dropped before its worker was taken (the
+/// caller timed out, or its request was cancelled because the client
+/// went away), it hands on a worker that was already sent to it instead of
+/// dropping it, which would close the worker's relay and end the process.
+struct Ticket<'a> {
+    rx: oneshot::Receiver<Worker>,
+    inner: &'a Inner,
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        self.rx.close();
+        if let Ok(worker) = self.rx.try_recv() {
+            self.inner.release(worker);
+        }
     }
 }
 

@@ -76,8 +76,10 @@ impl Spawner {
 
     /// Starts one worker and completes its handshake within
     /// `allocate_timeout`. The returned worker is registered nowhere yet.
-    pub(crate) async fn spawn(&self, generation: u64) -> Result<Worker, PoolError> {
-        self.spawn_inner(generation)
+    /// Run it on the runtime of shard `home`: the worker's pipes and its
+    /// two tasks live on the runtime that spawns it.
+    pub(crate) async fn spawn(&self, generation: u64, home: usize) -> Result<Worker, PoolError> {
+        self.spawn_inner(generation, home)
             .await
             .map_err(|source| PoolError::Spawn {
                 command: self.command_line.to_string(),
@@ -85,7 +87,7 @@ impl Spawner {
             })
     }
 
-    async fn spawn_inner(&self, generation: u64) -> Result<Worker, SpawnError> {
+    async fn spawn_inner(&self, generation: u64, home: usize) -> Result<Worker, SpawnError> {
         let opts = &self.opts;
         let cmd = &opts.command;
         let (program, args) = cmd.argv.split_first().ok_or(SpawnError::EmptyCommand)?;
@@ -129,6 +131,7 @@ impl Spawner {
             id,
             pid,
             generation,
+            home,
             self.cancel.child_token(),
             self.command_line.clone(),
         ));

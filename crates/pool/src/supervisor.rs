@@ -24,8 +24,8 @@ pub(crate) enum Event {
     /// A caller dropped its execution midway: drain the worker, then reuse.
     /// The flag says whether the answer was a stream (then it gets STOP).
     Abandoned(Worker, bool),
-    /// A spawn finished.
-    Spawned(Result<Worker, PoolError>),
+    /// A spawn on this home finished.
+    Spawned(usize, Result<Worker, PoolError>),
     /// A caller found no idle worker (dynamic allocator input).
     Starved,
     /// Replace every worker older than this generation.
@@ -39,7 +39,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 struct Supervisor {
     pool: Weak<Inner>,
-    spawning: usize,
+    /// Spawns under way, by home.
+    spawning: Vec<usize>,
     failures: u32,
     next_spawn: Instant,
     extras: usize,
@@ -61,10 +62,11 @@ pub(crate) async fn run(
         .supervisor
         .watch_tick
         .max(Duration::from_millis(10));
+    let homes = inner.homes();
     drop(inner);
     let mut sup = Supervisor {
         pool,
-        spawning: 0,
+        spawning: vec![0; homes],
         failures: 0,
         next_spawn: Instant::now(),
         extras: 0,
@@ -96,7 +98,7 @@ pub(crate) async fn run(
     events.close();
     while let Ok(event) = events.try_recv() {
         match event {
-            Event::Retire(worker) | Event::Abandoned(worker, _) | Event::Spawned(Ok(worker)) => {
+            Event::Retire(worker) | Event::Abandoned(worker, _) | Event::Spawned(_, Ok(worker)) => {
                 worker.state.kill_now();
             }
             _ => {}
@@ -122,7 +124,7 @@ impl Supervisor {
                         state.set_status(WorkerStatus::Stopped);
                     }
                     // Drop dead workers from the idle list right away.
-                    lock(&inner.queue).idle.retain(|w| !w.state.has_exited());
+                    drop(lock(&inner.queue).idle.take_where(|w| w.state.has_exited()));
                 }
                 self.count_live(&inner);
             }
@@ -131,8 +133,10 @@ impl Supervisor {
                 stop_worker(&inner, worker);
             }
             Event::Abandoned(worker, streaming) => drain_worker(&inner, worker, streaming),
-            Event::Spawned(result) => {
-                self.spawning = self.spawning.saturating_sub(1);
+            Event::Spawned(home, result) => {
+                if let Some(n) = self.spawning.get_mut(home) {
+                    *n = n.saturating_sub(1);
+                }
                 match result {
                     Ok(worker) => {
                         self.failures = 0;
@@ -174,6 +178,19 @@ impl Supervisor {
         }
     }
 
+    /// Current-generation workers in service, by home.
+    fn live_by_home(&self, inner: &Inner, generation: u64) -> Vec<usize> {
+        let mut per_home = vec![0; self.spawning.len()];
+        for state in lock(&inner.registry).values() {
+            if state.generation == generation && !state.is_retiring() && !state.has_exited() {
+                if let Some(n) = per_home.get_mut(state.home) {
+                    *n += 1;
+                }
+            }
+        }
+        per_home
+    }
+
     /// Recounts current-generation workers that will stay in service.
     fn count_live(&self, inner: &Inner) -> usize {
         let generation = inner.generation.load(Ordering::Acquire);
@@ -196,22 +213,29 @@ impl Supervisor {
         let live = self.count_live(&inner);
         let target = inner.target.load(Ordering::Relaxed);
         let generation = inner.generation.load(Ordering::Acquire);
-        let missing = target.saturating_sub(live + self.spawning);
+        let spawning: usize = self.spawning.iter().sum();
+        let missing = target.saturating_sub(live + spawning);
         if missing > 0 && Instant::now() >= self.next_spawn {
             // After a failed start, probe with one worker at a time so a
             // script that crashes at boot costs one process per backoff step.
             let n = if self.failures > 0 {
-                usize::from(self.spawning == 0)
+                usize::from(spawning == 0)
             } else {
                 missing
             };
+            let mut per_home = self.live_by_home(&inner, generation);
             for _ in 0..n {
-                self.spawning += 1;
+                // The home with the fewest workers, so shards stay even.
+                let home = (0..per_home.len())
+                    .min_by_key(|&h| per_home[h] + self.spawning[h])
+                    .unwrap_or(0);
+                per_home[home] += 1;
+                self.spawning[home] += 1;
                 let pool = self.pool.clone();
-                inner.tracker.spawn(async move {
+                inner.spawn_at(home, async move {
                     let Some(inner) = pool.upgrade() else { return };
-                    let result = inner.spawner.spawn(generation).await;
-                    let _ = inner.events.send(Event::Spawned(result));
+                    let result = inner.spawner.spawn(generation, home).await;
+                    let _ = inner.events.send(Event::Spawned(home, result));
                 });
             }
         }
@@ -220,15 +244,9 @@ impl Supervisor {
                 let _ = ready.send(());
             }
             // Enough new workers: old idle ones can go now.
-            let old: Vec<Worker> = {
-                let mut q = lock(&inner.queue);
-                let (old, keep): (Vec<_>, Vec<_>) = q
-                    .idle
-                    .drain(..)
-                    .partition(|w| w.state.generation < generation);
-                q.idle.extend(keep);
-                old
-            };
+            let old = lock(&inner.queue)
+                .idle
+                .take_where(|w| w.state.generation < generation);
             for worker in old {
                 inner.retire(worker, Some(WorkerStatus::Stopping));
             }
@@ -307,13 +325,9 @@ impl Supervisor {
             }
         }
         // Idle workers marked above leave now; busy ones when released.
-        let marked: Vec<Worker> = {
-            let mut q = lock(&inner.queue);
-            let (marked, keep): (Vec<_>, Vec<_>) =
-                q.idle.drain(..).partition(|w| w.state.is_retiring());
-            q.idle.extend(keep);
-            marked
-        };
+        let marked = lock(&inner.queue)
+            .idle
+            .take_where(|w| w.state.is_retiring());
         for worker in marked {
             stop_worker(&inner, worker);
         }
@@ -331,11 +345,7 @@ impl Supervisor {
 
 /// Stops up to `n` idle workers, least recently used first.
 fn shrink_idle(inner: &Inner, n: usize) {
-    let victims: Vec<Worker> = {
-        let mut q = lock(&inner.queue);
-        let n = n.min(q.idle.len());
-        q.idle.drain(..n).collect()
-    };
+    let victims = lock(&inner.queue).idle.take_least_recent(n);
     for worker in victims {
         worker.state.retire(WorkerStatus::Stopping);
         stop_worker(inner, worker);
@@ -349,7 +359,7 @@ fn stop_worker(inner: &Inner, mut worker: Worker) {
     if worker.state.has_exited() {
         return;
     }
-    inner.tracker.spawn(async move {
+    inner.spawn_at(worker.state.home, async move {
         let state = worker.state.clone();
         if worker.send_stop().await {
             if state.status() == WorkerStatus::Invalid {
@@ -382,7 +392,7 @@ fn drain_worker(inner: &Arc<Inner>, mut worker: Worker, streaming: bool) {
     } else {
         opts.supervisor.exec_ttl
     };
-    inner.tracker.spawn(async move {
+    inner.spawn_at(worker.state.home, async move {
         let pid = worker.pid();
         let drained = async {
             // STOP only means something inside a stream; a worker still

@@ -119,6 +119,8 @@ pub(crate) struct WorkerState {
     pub(crate) id: u64,
     pub(crate) pid: u32,
     pub(crate) generation: u64,
+    /// The shard whose event loop drives this worker's I/O (0 unsharded).
+    pub(crate) home: usize,
     pub(crate) created: Instant,
     created_wall: SystemTime,
     status: AtomicU8,
@@ -140,6 +142,7 @@ impl WorkerState {
         id: u64,
         pid: u32,
         generation: u64,
+        home: usize,
         kill: CancellationToken,
         command: Arc<str>,
     ) -> Self {
@@ -147,6 +150,7 @@ impl WorkerState {
             id,
             pid,
             generation,
+            home,
             created: Instant::now(),
             created_wall: SystemTime::now(),
             status: AtomicU8::new(WorkerStatus::Inactive as u8),

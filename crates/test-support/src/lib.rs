@@ -95,6 +95,16 @@ impl Server {
     /// Writes `config` as `.rr.yaml` in a new temp dir and starts
     /// `binary serve` there; `args` are extra CLI arguments.
     pub fn start(binary: &str, config: &str, args: &[&str]) -> std::io::Result<Self> {
+        Self::start_with_env(binary, config, args, &[])
+    }
+
+    /// Like [`Server::start`], with extra environment variables.
+    pub fn start_with_env(
+        binary: &str,
+        config: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> std::io::Result<Self> {
         let temp = TempDir::new("coyote-e2e")?;
         let dir = temp.path().to_path_buf();
         std::fs::write(dir.join(".rr.yaml"), config)?;
@@ -103,6 +113,7 @@ impl Server {
         let child = std::process::Command::new(binary)
             .arg("serve")
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(&dir)
             .stdout(out.try_clone()?)
             .stderr(out)
