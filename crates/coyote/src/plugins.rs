@@ -62,6 +62,27 @@ fn tcp_address(addr: &ListenAddr, key: &str) -> Result<String, Failure> {
     }
 }
 
+/// How many event-loop shards to start: up to `limit`, no more than the
+/// http pool has workers, and none for a pool on a tcp/unix relay (its
+/// worker connections are accepted by the main event loop) or in debug
+/// mode. A config error here means 1: `start_pools` reports it.
+pub fn shard_count(config: &Config, working_dir: &Path, limit: usize) -> usize {
+    let Some(http) = &config.http else {
+        return 1;
+    };
+    let server = config.server.clone().unwrap_or_default();
+    match pool_options(
+        "http",
+        &http.pool,
+        &server,
+        config.rpc.as_ref(),
+        Some(working_dir),
+    ) {
+        Ok(opts) if opts.relay == RelayAddress::Pipes => limit.min(opts.effective_workers()).max(1),
+        _ => 1,
+    }
+}
+
 /// Starts the pools of plugins that run workers (only `http` today). A
 /// pool over pipes with at least as many workers as there are `shards`
 /// is spread over them.

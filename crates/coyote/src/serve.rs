@@ -66,13 +66,14 @@ pub fn run(global: &Global) -> Result<(), Failure> {
     if tuning.batch_scheduling {
         batch_scheduling();
     }
-    tracing::debug!(target: "coyote::server", runtime = ?tuning.runtime,
-        batch_scheduling = tuning.batch_scheduling, shards = tuning.shards, "runtime tuning");
     // Started after SCHED_BATCH is set: the shard threads and the workers
     // they fork inherit it.
-    let shards = if tuning.shards > 1 {
+    let shard_count = plugins::shard_count(&loaded.config, &working_dir, tuning.shards);
+    tracing::debug!(target: "coyote::server", runtime = ?tuning.runtime,
+        batch_scheduling = tuning.batch_scheduling, shards = shard_count, "runtime tuning");
+    let shards = if shard_count > 1 {
         Some(
-            Shards::start(tuning.shards)
+            Shards::start(shard_count)
                 .context("cannot start the event-loop threads")
                 .map_err(runtime_failure)?,
         )

@@ -102,7 +102,15 @@ impl Handler {
         let meta = context::meta(&parts, peer.ip(), scheme, &self.opts.trusted_subnets);
         let file = match &self.opts.static_files {
             Some(files) => {
-                crate::files::serve(files, &parts.method, parts.uri.path(), &parts.headers).await
+                // Boxed here and below: rarely taken branches, kept out of
+                // the per-request future hyper allocates and moves.
+                Box::pin(crate::files::serve(
+                    files,
+                    &parts.method,
+                    parts.uri.path(),
+                    &parts.headers,
+                ))
+                .await
             }
             None => None,
         };
@@ -119,7 +127,7 @@ impl Handler {
             }
         }
         if gzip {
-            response = crate::gzip::compress(response).await;
+            response = Box::pin(crate::gzip::compress(response)).await;
         }
         if let Some(metrics) = &self.metrics {
             metrics.finished(response.status().as_u16(), started.elapsed().as_secs_f64());
@@ -214,11 +222,11 @@ impl Handler {
             // The boundary is case-sensitive: parse the header as sent.
             let boundary = multer::parse_boundary(raw_content_type)
                 .map_err(|e| BodyError::Bad(format!("multipart boundary: {e}")))?;
-            let parsed = uploads::parse(
+            let parsed = Box::pin(uploads::parse(
                 body::limited_stream(body, limit),
                 boundary,
                 &self.opts.uploads,
-            )
+            ))
             .await?;
             prepared.body = Bytes::from(serde_json::to_vec(&parsed.fields).unwrap_or_default());
             prepared.parsed = true;
