@@ -22,6 +22,8 @@
 //! - `tls`: rustls acceptor, ALPN, client certificate policies.
 //! - `server`: accept loops for HTTP/1.1 + h2c ([`serve`]), HTTPS + HTTP/2
 //!   ([`serve_tls`]) and the HTTPS redirect ([`serve_redirect`]).
+//! - `steering`: which event-loop shard serves a connection ([`Placement`]):
+//!   the shard of its CPU, followed when the client moves.
 
 mod body;
 mod context;
