@@ -24,7 +24,6 @@ use std::task::{Context, Poll};
 use coyote_pool::Shards;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::Notify;
 use tokio_util::task::TaskTracker;
 
 /// Reads between two checks of a connection's CPU (a `getsockopt`).
@@ -97,7 +96,6 @@ impl Placement {
             steering: steering.clone(),
             at: AtomicUsize::new(shard),
             want: AtomicUsize::new(STAY),
-            moved: Notify::new(),
         });
         let serve_one = serve_one.clone();
         let owner = tracker.clone();
@@ -147,7 +145,6 @@ struct Follow {
     at: AtomicUsize,
     /// The shard it should move to, or `STAY`.
     want: AtomicUsize,
-    moved: Notify,
 }
 
 impl Follow {
@@ -157,7 +154,6 @@ impl Follow {
         let at = self.at.load(Ordering::Relaxed);
         if target != at && pick_shard(Some(target), &self.steering.open) == target {
             self.want.store(target, Ordering::Relaxed);
-            self.moved.notify_one();
         }
     }
 
@@ -168,33 +164,34 @@ impl Follow {
 }
 
 /// Drives `serving` on the current shard until it ends or the
-/// connection asks to move; then hands it, unfinished, to the other
+/// connection asks to move (which happens inside `serving`'s own poll, so
+/// it is seen right after it); then hands it, unfinished, to the other
 /// shard's runtime (on the same tracker, so shutdown still waits for it).
 fn follow(mut serving: Serving, state: Arc<Follow>, owner: TaskTracker) -> Serving {
     Box::pin(async move {
-        loop {
-            tokio::select! {
-                biased;
-                () = &mut serving => {
-                    state.leave();
-                    return;
-                }
-                () = state.moved.notified() => {
-                    let target = state.want.swap(STAY, Ordering::Relaxed);
-                    let at = state.at.load(Ordering::Relaxed);
-                    if target == STAY || target == at {
-                        continue;
-                    }
-                    let open = &state.steering.open;
-                    open[target].fetch_add(1, Ordering::Relaxed);
-                    open[at].fetch_sub(1, Ordering::Relaxed);
-                    state.at.store(target, Ordering::Relaxed);
-                    let handle = state.steering.shards.handle(target).clone();
-                    owner.spawn_on(follow(serving, state, owner.clone()), &handle);
-                    return;
-                }
+        let target = std::future::poll_fn(|cx| {
+            if serving.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
             }
-        }
+            let target = state.want.swap(STAY, Ordering::Relaxed);
+            if target == STAY || target == state.at.load(Ordering::Relaxed) {
+                Poll::Pending
+            } else {
+                Poll::Ready(Some(target))
+            }
+        })
+        .await;
+        let Some(target) = target else {
+            state.leave();
+            return;
+        };
+        let open = &state.steering.open;
+        let at = state.at.load(Ordering::Relaxed);
+        open[target].fetch_add(1, Ordering::Relaxed);
+        open[at].fetch_sub(1, Ordering::Relaxed);
+        state.at.store(target, Ordering::Relaxed);
+        let handle = state.steering.shards.handle(target).clone();
+        owner.spawn_on(follow(serving, state, owner.clone()), &handle);
     })
 }
 
