@@ -251,6 +251,17 @@ impl SteeredStream {
         }
     }
 
+    /// Runs one poll on the stream, registered where it is polled.
+    fn poll_here<T>(
+        &mut self,
+        poll: impl FnOnce(Pin<&mut TcpStream>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match self.here() {
+            Ok(stream) => poll(Pin::new(stream)),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
     fn count_read(&mut self) {
         let Some(follow) = &self.follow else { return };
         self.reads = self.reads.wrapping_add(1);
@@ -277,11 +288,7 @@ impl AsyncRead for SteeredStream {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let before = buf.filled().len();
-        let stream = match this.here() {
-            Ok(stream) => stream,
-            Err(e) => return Poll::Ready(Err(e)),
-        };
-        let polled = Pin::new(stream).poll_read(cx, buf);
+        let polled = this.poll_here(|stream| stream.poll_read(cx, buf));
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
             this.count_read();
         }
@@ -295,10 +302,8 @@ impl AsyncWrite for SteeredStream {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut().here() {
-            Ok(stream) => Pin::new(stream).poll_write(cx, data),
-            Err(e) => Poll::Ready(Err(e)),
-        }
+        self.get_mut()
+            .poll_here(|stream| stream.poll_write(cx, data))
     }
 
     fn poll_write_vectored(
@@ -306,10 +311,8 @@ impl AsyncWrite for SteeredStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut().here() {
-            Ok(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
-            Err(e) => Poll::Ready(Err(e)),
-        }
+        self.get_mut()
+            .poll_here(|stream| stream.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -317,17 +320,11 @@ impl AsyncWrite for SteeredStream {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut().here() {
-            Ok(stream) => Pin::new(stream).poll_flush(cx),
-            Err(e) => Poll::Ready(Err(e)),
-        }
+        self.get_mut().poll_here(|stream| stream.poll_flush(cx))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut().here() {
-            Ok(stream) => Pin::new(stream).poll_shutdown(cx),
-            Err(e) => Poll::Ready(Err(e)),
-        }
+        self.get_mut().poll_here(|stream| stream.poll_shutdown(cx))
     }
 }
 

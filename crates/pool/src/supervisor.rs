@@ -178,8 +178,9 @@ impl Supervisor {
         }
     }
 
-    /// Current-generation workers in service, by home.
-    fn live_by_home(&self, inner: &Inner, generation: u64) -> Vec<usize> {
+    /// Current-generation workers that will stay in service, by home.
+    fn live_by_home(&self, inner: &Inner) -> Vec<usize> {
+        let generation = inner.generation.load(Ordering::Acquire);
         let mut per_home = vec![0; self.spawning.len()];
         for state in lock(&inner.registry).values() {
             if state.generation == generation && !state.is_retiring() && !state.has_exited() {
@@ -193,11 +194,7 @@ impl Supervisor {
 
     /// Recounts current-generation workers that will stay in service.
     fn count_live(&self, inner: &Inner) -> usize {
-        let generation = inner.generation.load(Ordering::Acquire);
-        let live = lock(&inner.registry)
-            .values()
-            .filter(|s| s.generation == generation && !s.is_retiring() && !s.has_exited())
-            .count();
+        let live = self.live_by_home(inner).iter().sum();
         inner.current_live.store(live, Ordering::Release);
         live
     }
@@ -223,13 +220,12 @@ impl Supervisor {
             } else {
                 missing
             };
-            let mut per_home = self.live_by_home(&inner, generation);
+            let per_home = self.live_by_home(&inner);
             for _ in 0..n {
                 // The home with the fewest workers, so shards stay even.
                 let home = (0..per_home.len())
                     .min_by_key(|&h| per_home[h] + self.spawning[h])
                     .unwrap_or(0);
-                per_home[home] += 1;
                 self.spawning[home] += 1;
                 let pool = self.pool.clone();
                 inner.spawn_at(home, async move {
