@@ -53,7 +53,12 @@ pub struct Global {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Start the server with the configured plugins.
-    Serve,
+    Serve {
+        /// Append lifecycle events (`phase running`, `listen http http
+        /// 127.0.0.1:8080` with the bound port) to this file, one per line.
+        #[arg(long = "report", value_name = "FILE")]
+        report: Option<PathBuf>,
+    },
     /// Show the workers of a running server (through its RPC).
     Workers {
         /// Plugins to show (default: every plugin with workers).

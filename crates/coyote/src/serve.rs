@@ -1,17 +1,16 @@
-//! `coyote serve`: load the config (refusing to start on any problem), set
-//! up logging, run `on_init`, start the plugins, then wait for a stop
-//! signal and shut everything down in order.
+//! `coyote serve`: load the config and plan every plugin (refusing to
+//! start on any problem), set up logging and the runtime, then let the
+//! host run `on_init`, start the plugins, and stop them on a signal.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Context};
+use anyhow::Context;
 use coyote_config::{Config, LoadOptions, Loaded};
+use coyote_host::{logging, Host, Lifecycle};
 use coyote_pool::Shards;
-use coyote_server::{logging, run_on_init, Lifecycle, Phase};
 
 use crate::cli::Global;
-use crate::plugins::{self, Running};
 use crate::{config_failure, runtime_failure, Failure};
 
 /// Loads `-c FILE` with the process environment, `--dotenv` and `-o`.
@@ -43,14 +42,16 @@ pub fn load(global: &Global) -> Result<(Loaded, PathBuf), Failure> {
     Ok((loaded, working_dir))
 }
 
-/// Runs the server until a stop signal (or a fatal error).
-pub fn run(global: &Global) -> Result<(), Failure> {
+/// Plans every plugin (exit 3 on any problem, before anything runs), then
+/// runs the server until a stop signal (or a fatal error).
+pub fn run(global: &Global, host: Host, report: Option<PathBuf>) -> Result<(), Failure> {
     let (loaded, working_dir) = load(global)?;
     // Relative paths in the config (static dir, uploads dir, unix sockets)
     // are relative to the working directory, as with `rr`.
     std::env::set_current_dir(&working_dir)
         .with_context(|| format!("cannot enter working dir {}", working_dir.display()))
         .map_err(config_failure)?;
+    let plan = host.plan(&loaded, &working_dir).map_err(config_failure)?;
     logging::init(
         &loaded.config.logs,
         logging::Overrides {
@@ -59,7 +60,7 @@ pub fn run(global: &Global) -> Result<(), Failure> {
         },
     )
     .map_err(runtime_failure)?;
-    for warning in &loaded.warnings {
+    for warning in loaded.warnings.iter().chain(&plan.warnings) {
         tracing::warn!(target: "coyote::config", "{warning}");
     }
     let tuning = Tuning::from_env();
@@ -67,8 +68,9 @@ pub fn run(global: &Global) -> Result<(), Failure> {
         batch_scheduling();
     }
     // Started after SCHED_BATCH is set: the shard threads and the workers
-    // they fork inherit it.
-    let shard_count = plugins::shard_count(&loaded.config, &working_dir, tuning.shards);
+    // they fork inherit it. No more shards than the pipe workers to put
+    // on them.
+    let shard_count = tuning.shards.min(plan.pipe_workers()).max(1);
     tracing::debug!(target: "coyote::server", runtime = ?tuning.runtime,
         batch_scheduling = tuning.batch_scheduling, shards = shard_count, "runtime tuning");
     let shards = if shard_count > 1 {
@@ -90,14 +92,15 @@ pub fn run(global: &Global) -> Result<(), Failure> {
         .build()
         .context("cannot start the async runtime")
         .map_err(runtime_failure)?;
-    let result = runtime.block_on(serve(&loaded.config, &working_dir, shards.as_ref()));
+    let lifecycle = Lifecycle::new().with_report(report);
+    let result = runtime.block_on(plan.run(lifecycle, shards.clone()));
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    // Pools and listeners have stopped inside `serve`: nothing runs on
-    // the shards any more.
+    // Plugins have stopped inside `run`: nothing runs on the shards any
+    // more.
     if let Some(shards) = shards {
         shards.stop();
     }
-    result
+    result.map_err(runtime_failure)
 }
 
 /// Which tokio scheduler runs the server.
@@ -167,110 +170,4 @@ fn batch_scheduling() {
         tracing::debug!(target: "coyote::server", error = %std::io::Error::last_os_error(),
             "SCHED_BATCH not available; keeping the default scheduler");
     }
-}
-
-async fn serve(
-    config: &Config,
-    working_dir: &Path,
-    shards: Option<&Shards>,
-) -> Result<(), Failure> {
-    let lifecycle = Lifecycle::new();
-    if config.http.is_none() {
-        return Err(config_failure(anyhow!(
-            "nothing to serve: configure an http section (other worker plugins are not supported yet)"
-        )));
-    }
-    let server = config.server.clone().unwrap_or_default();
-    if let Some(on_init) = &server.on_init {
-        run_on_init(on_init, Some(working_dir))
-            .await
-            .map_err(runtime_failure)?;
-    }
-    let pools = plugins::start_pools(config, &server, working_dir, shards).await?;
-    let stop_pools = || async {
-        for pool in pools.values() {
-            pool.shutdown().await;
-        }
-    };
-    let mut listeners: Vec<Running> = Vec::new();
-    let started = async {
-        let http_metrics = config
-            .metrics
-            .as_ref()
-            .map(|_| coyote_http::HttpMetrics::default());
-        let metrics = plugins::build_metrics(config, &pools, http_metrics.as_ref())?;
-        if let Some(status) =
-            plugins::start_status(config, &pools, lifecycle.shutdown().clone()).await?
-        {
-            listeners.push(status);
-        }
-        if let Some(endpoint) = plugins::start_metrics(config, metrics.as_ref()).await? {
-            listeners.push(endpoint);
-        }
-        if let Some(rpc) = plugins::start_rpc(config, &pools, metrics.as_ref()).await? {
-            listeners.push(rpc);
-        }
-        if let Some(pool) = pools.get("http") {
-            if let Some(http) = plugins::start_http(config, pool.clone(), http_metrics).await? {
-                listeners.push(http);
-            }
-        }
-        Ok::<(), Failure>(())
-    }
-    .await;
-    if let Err(failure) = started {
-        for running in &listeners {
-            running.stop().await;
-        }
-        stop_pools().await;
-        return Err(failure);
-    }
-    lifecycle.set(Phase::Running);
-    tracing::info!(target: "coyote::server", pid = std::process::id(), "coyote is ready");
-
-    // Signals are watched for the whole stop too: a second one forces it.
-    let reset_all = || async {
-        for (name, pool) in &pools {
-            match pool.reset().await {
-                Ok(()) => tracing::info!(target: "coyote::server", plugin = %name, "workers reset"),
-                Err(e) => {
-                    tracing::warn!(target: "coyote::server", plugin = %name, error = %e, "reset failed")
-                }
-            }
-        }
-    };
-    let signals = lifecycle.handle_signals(reset_all);
-    tokio::pin!(signals);
-    tokio::select! {
-        result = &mut signals => {
-            if let Err(e) = result {
-                return Err(runtime_failure(anyhow!(e).context("cannot watch signals")));
-            }
-        }
-        () = lifecycle.shutdown().cancelled() => {}
-    }
-    let stop = async {
-        lifecycle.set(Phase::Stopping);
-        // HTTP first (in-flight requests finish), then RPC; the status
-        // endpoint last, answering "shutting down" meanwhile.
-        for running in listeners.iter().rev() {
-            tokio::select! {
-                () = running.stop() => {}
-                () = lifecycle.force().cancelled() => {
-                    tracing::warn!(target: "coyote::server", plugin = running.name, "forced stop: abandoning in-flight work");
-                }
-            }
-        }
-        tokio::select! {
-            () = stop_pools() => {}
-            () = lifecycle.force().cancelled() => {}
-        }
-        lifecycle.set(Phase::Stopped);
-        tracing::info!(target: "coyote::server", "stopped");
-    };
-    let ((), result) = tokio::join!(stop, signals);
-    if let Err(e) = result {
-        tracing::warn!(target: "coyote::server", error = %e, "signal handling failed during stop");
-    }
-    Ok(())
 }

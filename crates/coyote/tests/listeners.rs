@@ -429,7 +429,7 @@ fn a_regular_file_at_the_fastcgi_socket_path_is_never_deleted() {
         .expect("the server should refuse to start");
     assert_eq!(status.code(), Some(1), "{}", server.output());
     assert!(
-        server.output().contains("http.fcgi: cannot listen on"),
+        server.output().contains("http: fastcgi: cannot listen on"),
         "{}",
         server.output()
     );

@@ -4,6 +4,8 @@
 //! worker's answer back into an HTTP response.
 //!
 //! # Layout
+//! - `plugin`: the [`HttpPlugin`]: plans the `http` section, starts the
+//!   pool and the listeners.
 //! - `options`: [`HttpOptions`], plain values mapped from `.rr.yaml`.
 //! - `context`: request -> context (JSON or `http.v1.Request` protobuf).
 //! - `proto`: the `http.v1` protobuf messages.
@@ -36,6 +38,7 @@ mod headers;
 mod interim;
 mod metrics;
 mod options;
+mod plugin;
 pub mod proto;
 mod response;
 mod server;
@@ -51,6 +54,7 @@ pub use headers::{CorsOptions, HeadersOptions};
 pub use hyper::header::{HeaderName, HeaderValue};
 pub use metrics::HttpMetrics;
 pub use options::{ContextEncoding, HttpOptions, UploadOptions};
+pub use plugin::HttpPlugin;
 pub use server::{serve, serve_redirect, serve_tls};
 pub use steering::Placement;
 pub use tls::{acceptor as tls_acceptor, ClientAuth, TlsError, TlsOptions};

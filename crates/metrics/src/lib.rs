@@ -10,8 +10,11 @@
 //! - `user`: collectors declared at run time, by name, with labels.
 //! - `rpc`: the `metrics` RPC service.
 //! - `endpoint`: the HTTP listener.
+//! - `plugin`: the [`MetricsPlugin`] (plans `metrics.address` and
+//!   `metrics.collect`).
 
 mod endpoint;
+mod plugin;
 mod pools;
 mod rpc;
 mod user;
@@ -25,22 +28,33 @@ use prometheus_client::registry::Registry;
 pub use rpc::MetricsService;
 pub use user::{CollectorSpec, CollectorType, MetricsError, UserMetrics};
 
-/// The registry every scrape encodes.
+type Sources = Box<dyn Fn(&mut Registry) + Send + Sync>;
+
+/// What every scrape encodes: the run-time collectors, and whatever
+/// `sources` registers at that moment (pools and plugins that started
+/// later included).
 pub struct Metrics {
-    registry: Registry,
+    sources: Sources,
     user: Arc<UserMetrics>,
 }
 
 impl Metrics {
-    /// A registry with the pools' metrics and room for run-time
-    /// collectors; `register` adds anything else before serving.
-    pub fn new(pools: BTreeMap<String, Pool>, register: impl FnOnce(&mut Registry)) -> Self {
-        let mut registry = Registry::default();
+    /// Metrics with the collectors of `user`; `sources` registers the rest
+    /// into the registry of each scrape.
+    pub fn new(
+        user: Arc<UserMetrics>,
+        sources: impl Fn(&mut Registry) + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            sources: Box::new(sources),
+            user,
+        }
+    }
+
+    /// Registers the worker metrics of `pools` (`rr_<plugin>_total_workers`,
+    /// ...) into `registry`.
+    pub fn register_pools(registry: &mut Registry, pools: BTreeMap<String, Pool>) {
         registry.register_collector(Box::new(pools::PoolCollector::new(pools)));
-        let user = Arc::new(UserMetrics::default());
-        registry.register_collector(Box::new(user.clone()));
-        register(&mut registry);
-        Self { registry, user }
     }
 
     /// The run-time collectors (RPC and `metrics.collect`).
@@ -50,8 +64,11 @@ impl Metrics {
 
     /// The exposition text (OpenMetrics).
     pub fn render(&self) -> String {
+        let mut registry = Registry::default();
+        (self.sources)(&mut registry);
+        registry.register_collector(Box::new(self.user.clone()));
         let mut text = String::new();
-        if let Err(e) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut text, &registry) {
             tracing::error!(target: "coyote::metrics", error = %e, "cannot encode metrics");
         }
         // Summaries are written by hand (prometheus-client has no summary
@@ -69,3 +86,4 @@ impl Metrics {
 }
 
 pub use endpoint::serve;
+pub use plugin::MetricsPlugin;

@@ -418,10 +418,29 @@ impl Pool {
         }
         let deadline = Instant::now() + inner.opts.destroy_timeout;
         let mut processes = inner.processes.subscribe();
-        let all_gone = tokio::time::timeout_at(deadline, processes.wait_for(|n| *n == 0)).await;
-        if all_gone.is_err() {
+        let all_gone = tokio::time::timeout_at(deadline, processes.wait_for(|n| *n == 0))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        if !all_gone {
             tracing::warn!(pool = %inner.opts.name, left = self.process_count(),
                 "workers still running after destroy_timeout; killing them");
+        }
+        self.wait_stopped().await;
+    }
+
+    /// Immediate stop (a grace deadline has passed): refuses new work and
+    /// kills every worker and its process group at once, then waits for
+    /// the pool's tasks.
+    pub async fn abort(&self) {
+        let inner = &self.inner;
+        inner.stopping.store(true, Ordering::Release);
+        {
+            let mut q = lock(&inner.queue);
+            q.closed = true;
+            q.waiters.clear();
+        }
+        for state in lock(&inner.registry).values() {
+            state.kill_now();
         }
         self.wait_stopped().await;
     }

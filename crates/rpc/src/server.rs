@@ -3,7 +3,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
@@ -30,10 +30,12 @@ pub trait Service: Send + Sync {
     fn call<'a>(&'a self, method: &'a str, codec: u8, body: Bytes) -> ServiceFuture<'a>;
 }
 
-/// The services a server dispatches to, by name.
+/// The services a server dispatches to, by name: a shared, live set
+/// (plugins that start after the listener add theirs; every clone sees
+/// them).
 #[derive(Clone, Default)]
 pub struct Services {
-    map: BTreeMap<&'static str, Arc<dyn Service>>,
+    map: Arc<RwLock<BTreeMap<&'static str, Arc<dyn Service>>>>,
 }
 
 impl Services {
@@ -42,16 +44,42 @@ impl Services {
         Self::default()
     }
 
-    /// Adds a service.
-    pub fn with(mut self, service: Arc<dyn Service>) -> Self {
-        self.map.insert(service.name(), service);
+    /// Adds a service (builder style).
+    pub fn with(self, service: Arc<dyn Service>) -> Self {
+        self.add(service);
         self
+    }
+
+    /// Adds (or replaces) a service.
+    pub fn add(&self, service: Arc<dyn Service>) {
+        self.map
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(service.name(), service);
+    }
+
+    /// The service names.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.map
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .keys()
+            .copied()
+            .collect()
+    }
+
+    fn get(&self, name: &str) -> Option<Arc<dyn Service>> {
+        self.map
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(name)
+            .cloned()
     }
 
     /// Runs one call and builds its answer frame.
     pub async fn dispatch(&self, call: &Call) -> Frame {
         let result = match call.method.split_once('.') {
-            Some((service, method)) => match self.map.get(service) {
+            Some((service, method)) => match self.get(service) {
                 Some(svc) => svc.call(method, call.codec, call.body.clone()).await,
                 None => Err(RpcError::UnknownService(service.to_owned())),
             },

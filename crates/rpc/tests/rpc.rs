@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,8 +39,8 @@ async fn fixture(address: &str) -> Fixture {
     })
     .await
     .unwrap();
-    let mut pools = BTreeMap::new();
-    pools.insert("http".to_owned(), pool.clone());
+    let pools = coyote_rpc::services::Pools::new();
+    pools.insert("http", pool.clone());
     let services = Services::new()
         .with(Arc::new(Informer::new(pools.clone())))
         .with(Arc::new(Resetter::new(pools)))

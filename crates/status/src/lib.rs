@@ -18,7 +18,6 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use coyote_pool::{Pool, WorkerStatus};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -30,35 +29,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// What the status plugin asks each plugin.
-pub trait Checker: Send + Sync {
-    /// HTTP-like code for liveness (200 alive, 503 not).
-    fn health(&self) -> u16;
-    /// HTTP-like code for readiness (200 can serve now, 503 not).
-    fn ready(&self) -> u16;
-}
-
-impl Checker for Pool {
-    fn health(&self) -> u16 {
-        let alive = self
-            .workers()
-            .iter()
-            .any(|w| matches!(w.status, WorkerStatus::Ready | WorkerStatus::Working));
-        if alive {
-            200
-        } else {
-            503
-        }
-    }
-
-    fn ready(&self) -> u16 {
-        if self.idle_count() > 0 {
-            200
-        } else {
-            503
-        }
-    }
-}
+pub use coyote_host::Checker;
 
 /// One line of the answer (RoadRunner's JSON names).
 #[derive(Serialize, Debug, Clone, PartialEq, Eq)]
@@ -73,7 +44,7 @@ pub struct Report {
 
 /// The status plugin's state.
 pub struct Status {
-    plugins: BTreeMap<String, Arc<dyn Checker>>,
+    plugins: Box<dyn Fn() -> BTreeMap<String, Arc<dyn Checker>> + Send + Sync>,
     unavailable: StatusCode,
     stopping: CancellationToken,
 }
@@ -86,8 +57,18 @@ impl Status {
         unavailable: u16,
         stopping: CancellationToken,
     ) -> Self {
+        Self::live(move || plugins.clone(), unavailable, stopping)
+    }
+
+    /// Like [`Status::new`], asking `plugins` for the current checks on
+    /// every request (plugins that start later appear).
+    pub fn live(
+        plugins: impl Fn() -> BTreeMap<String, Arc<dyn Checker>> + Send + Sync + 'static,
+        unavailable: u16,
+        stopping: CancellationToken,
+    ) -> Self {
         Self {
-            plugins,
+            plugins: Box::new(plugins),
             unavailable: StatusCode::from_u16(unavailable)
                 .unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
             stopping,
@@ -121,15 +102,16 @@ impl Status {
                 "No plugins provided in query. Query should be in form of: ready?plugin=plugin1&plugin=plugin2\n".into(),
             );
         }
+        let plugins = (self.plugins)();
         let names: Vec<String> = if asked.is_empty() {
-            self.plugins.keys().cloned().collect()
+            plugins.keys().cloned().collect()
         } else {
             asked
         };
         let mut code = StatusCode::OK;
         let mut reports = Vec::new();
         for name in names {
-            let Some(plugin) = self.plugins.get(&name) else {
+            let Some(plugin) = plugins.get(&name) else {
                 tracing::info!(target: "coyote::status", plugin = %name, "plugin does not support status checks");
                 continue;
             };
@@ -201,6 +183,9 @@ impl Status {
         }
     }
 }
+
+mod plugin;
+pub use plugin::StatusPlugin;
 
 #[cfg(test)]
 mod tests {

@@ -58,7 +58,7 @@ impl Service for Informer {
     fn call<'a>(&'a self, method: &'a str, codec: u8, body: Bytes) -> ServiceFuture<'a> {
         Box::pin(async move {
             match method {
-                "List" => encode_result(codec, &self.pools.keys().collect::<Vec<_>>()),
+                "List" => encode_result(codec, &self.pools.names()),
                 "Workers" => {
                     let plugin: String = decode_arg("informer.Workers", codec, &body)?;
                     let workers = pool(&self.pools, &plugin)?

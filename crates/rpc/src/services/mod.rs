@@ -5,6 +5,7 @@ mod informer;
 mod resetter;
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 
 use coyote_pool::Pool;
 
@@ -14,12 +15,63 @@ pub use resetter::Resetter;
 
 use crate::RpcError;
 
-/// The pools of the running plugins, by plugin name.
-pub type Pools = BTreeMap<String, Pool>;
+/// The pools of the running plugins, by plugin name: a shared, live set
+/// (plugins that start later add theirs; every clone sees them).
+#[derive(Clone, Default)]
+pub struct Pools {
+    map: Arc<RwLock<BTreeMap<String, Pool>>>,
+}
+
+impl Pools {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) the pool of `plugin`.
+    pub fn insert(&self, plugin: impl Into<String>, pool: Pool) {
+        self.write().insert(plugin.into(), pool);
+    }
+
+    /// The pool of `plugin`.
+    pub fn get(&self, plugin: &str) -> Option<Pool> {
+        self.read().get(plugin).cloned()
+    }
+
+    /// Every pool, by plugin name (cheap handles).
+    pub fn snapshot(&self) -> BTreeMap<String, Pool> {
+        self.read().clone()
+    }
+
+    /// The plugin names.
+    pub fn names(&self) -> Vec<String> {
+        self.read().keys().cloned().collect()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Pool>> {
+        self.map
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Pool>> {
+        self.map
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl From<BTreeMap<String, Pool>> for Pools {
+    fn from(map: BTreeMap<String, Pool>) -> Self {
+        Self {
+            map: Arc::new(RwLock::new(map)),
+        }
+    }
+}
 
 use crate::codec::{decode_arg, encode_result};
 
-fn pool<'a>(pools: &'a Pools, plugin: &str) -> Result<&'a Pool, RpcError> {
+fn pool(pools: &Pools, plugin: &str) -> Result<Pool, RpcError> {
     pools
         .get(plugin)
         .ok_or_else(|| RpcError::Failed(format!("no such plugin: {plugin}")))

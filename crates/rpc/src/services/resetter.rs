@@ -23,7 +23,7 @@ impl Service for Resetter {
     fn call<'a>(&'a self, method: &'a str, codec: u8, body: Bytes) -> ServiceFuture<'a> {
         Box::pin(async move {
             match method {
-                "List" => encode_result(codec, &self.pools.keys().collect::<Vec<_>>()),
+                "List" => encode_result(codec, &self.pools.names()),
                 "Reset" => {
                     let plugin: String = decode_arg("resetter.Reset", codec, &body)?;
                     pool(&self.pools, &plugin)?

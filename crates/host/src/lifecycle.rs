@@ -1,6 +1,9 @@
 //! The server's lifecycle: an observable phase (tests and the status
 //! plugin read it instead of sleeping) and the signals that drive it.
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -17,6 +20,18 @@ pub enum Phase {
     Stopped,
 }
 
+impl Phase {
+    /// The phase in lower case, as reported.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Starting => "starting",
+            Self::Running => "running",
+            Self::Stopping => "stopping",
+            Self::Stopped => "stopped",
+        }
+    }
+}
+
 /// The root of the shutdown tree: plugins take child tokens of
 /// [`Lifecycle::shutdown`]; [`Lifecycle::force`] fires on a second signal.
 #[derive(Clone)]
@@ -24,6 +39,7 @@ pub struct Lifecycle {
     phase: watch::Sender<Phase>,
     shutdown: CancellationToken,
     force: CancellationToken,
+    report: Option<Arc<Path>>,
 }
 
 impl Default for Lifecycle {
@@ -39,6 +55,31 @@ impl Lifecycle {
             phase: watch::Sender::new(Phase::Starting),
             shutdown: CancellationToken::new(),
             force: CancellationToken::new(),
+            report: None,
+        }
+    }
+
+    /// Also appends every event (phases, bound addresses) to `file`, one
+    /// line each (`phase running`, `listen http http 127.0.0.1:8080`):
+    /// `coyote serve --report FILE`, for tests and supervisors that need
+    /// the ports a `:0` address got.
+    pub fn with_report(mut self, file: Option<PathBuf>) -> Self {
+        self.report = file.map(Arc::from);
+        self
+    }
+
+    /// Appends `line` to the report file, if any.
+    pub fn report(&self, line: &str) {
+        use std::io::Write;
+        let Some(path) = &self.report else { return };
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()));
+        if let Err(e) = written {
+            tracing::warn!(target: "coyote::server", path = %path.display(), error = %e,
+                "cannot write the report file");
         }
     }
 
@@ -56,6 +97,7 @@ impl Lifecycle {
     pub fn set(&self, phase: Phase) {
         tracing::debug!(target: "coyote::server", ?phase, "lifecycle");
         self.phase.send_replace(phase);
+        self.report(&format!("phase {}", phase.name()));
     }
 
     /// Cancelled when a graceful stop begins.

@@ -1,0 +1,95 @@
+//! `coyote`: the server's command line as a library, so that a Rust
+//! program can build its own server from the built-in plugins plus its
+//! own (as RoadRunner users build custom `rr` binaries with Velox):
+//!
+//! ```no_run
+//! fn main() -> std::process::ExitCode {
+//!     // coyote::main_with(coyote::builtin().with(MyPlugin))
+//!     coyote::main_with(coyote::builtin())
+//! }
+//! ```
+//!
+//! `main_with` parses the command line (`serve`, `workers`, `reset`), runs
+//! the command, prints the whole error chain and maps failures to exit
+//! codes (see README).
+
+mod cli;
+mod ops;
+mod serve;
+
+pub use coyote_host::{Host, Plugin};
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Exit code for a failure while starting or running.
+const EXIT_RUNTIME: u8 = 1;
+/// Exit code for a configuration that does not load or validate.
+const EXIT_CONFIG: u8 = 3;
+
+/// Whether a failure is the configuration's fault or not.
+#[derive(Debug, Clone, Copy)]
+pub enum FailureKind {
+    /// The config did not load or validate; nothing was started.
+    Config,
+    /// Something failed while starting or running.
+    Runtime,
+}
+
+/// An error with its exit-code class.
+pub struct Failure {
+    /// Which exit code.
+    pub kind: FailureKind,
+    /// The whole chain, printed with `{:#}`.
+    pub error: anyhow::Error,
+}
+
+/// A configuration failure (exit code 3).
+pub fn config_failure(error: impl Into<anyhow::Error>) -> Failure {
+    Failure {
+        kind: FailureKind::Config,
+        error: error.into(),
+    }
+}
+
+/// A runtime failure (exit code 1).
+pub fn runtime_failure(error: impl Into<anyhow::Error>) -> Failure {
+    Failure {
+        kind: FailureKind::Runtime,
+        error: error.into(),
+    }
+}
+
+/// The built-in plugins, in start order (stopped in reverse): one line
+/// per plugin.
+pub fn builtin() -> Host {
+    Host::new()
+        .with(coyote_status::StatusPlugin)
+        .with(coyote_host::RpcPlugin)
+        .with(coyote_metrics::MetricsPlugin)
+        .with(coyote_http::HttpPlugin)
+}
+
+/// Runs the command line with the plugins of `host`.
+pub fn main_with(host: Host) -> ExitCode {
+    let cli = cli::Cli::parse();
+    let result = match cli.command {
+        cli::Command::Serve { report } => serve::run(&cli.global, host, report),
+        cli::Command::Workers {
+            plugins,
+            interactive,
+        } => ops::workers(&cli.global, &plugins, interactive),
+        cli::Command::Reset { plugins } => ops::reset(&cli.global, &plugins),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("coyote: {:#}", failure.error);
+            ExitCode::from(match failure.kind {
+                FailureKind::Config => EXIT_CONFIG,
+                FailureKind::Runtime => EXIT_RUNTIME,
+            })
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! The `status` plugin: plans `status.address`, serves `/health` and
+//! `/ready` for every plugin that registered a check.
+
+use std::sync::Arc;
+
+use coyote_host::{BoxFuture, Plan, Planned, Plugin, Running, Start, StartError};
+
+use crate::Status;
+
+/// The `status` plugin.
+pub struct StatusPlugin;
+
+struct PlannedStatus {
+    address: String,
+    unavailable: u16,
+}
+
+struct RunningStatus;
+
+impl Running for RunningStatus {}
+
+impl Plugin for StatusPlugin {
+    fn name(&self) -> &'static str {
+        "status"
+    }
+
+    fn plan(&self, plan: &mut Plan<'_>) -> Option<Box<dyn Planned>> {
+        let status = plan.config().status.as_ref()?;
+        let address = plan.tcp_address("status.address", &status.address)?;
+        Some(Box::new(PlannedStatus {
+            address,
+            unavailable: status.unavailable_status_code,
+        }))
+    }
+}
+
+impl Planned for PlannedStatus {
+    fn start(
+        self: Box<Self>,
+        start: Start,
+    ) -> BoxFuture<'static, Result<Box<dyn Running>, StartError>> {
+        Box::pin(async move {
+            let listener = tokio::net::TcpListener::bind(&self.address)
+                .await
+                .map_err(|e| format!("cannot listen on {}: {e}", self.address))?;
+            let bound = listener
+                .local_addr()
+                .map_or(self.address.clone(), |a| a.to_string());
+            let registry = start.registry.clone();
+            let stopping = registry.lifecycle().shutdown().clone();
+            let checks = registry.clone();
+            let endpoint = Arc::new(Status::live(
+                move || checks.checkers(),
+                self.unavailable,
+                stopping,
+            ));
+            registry.listening("status", "status", &bound);
+            start.tracker.spawn(endpoint.serve(
+                listener,
+                start.shutdown.clone(),
+                start.tracker.clone(),
+            ));
+            Ok(Box::new(RunningStatus) as Box<dyn Running>)
+        })
+    }
+}
