@@ -51,8 +51,25 @@ pub fn wait_for_port(addr: &str, limit: std::time::Duration) -> bool {
     false
 }
 
-/// A running `coyote serve` in a temp dir; stopped (SIGTERM, then SIGKILL
-/// after 10 s) when dropped.
+/// Polls `check` every 5 ms until it yields a value or `limit` passes:
+/// the way tests wait for an event (a line in a file, a process count)
+/// with a deadline instead of sleeping for a guessed time.
+pub fn wait_until<T>(limit: std::time::Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = check() {
+            return Some(value);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// A running `coyote serve` in a temp dir, started with `--report` so the
+/// test reads the phases and the bound addresses (configs use port 0);
+/// stopped (SIGTERM, then SIGKILL after 10 s) when dropped.
 pub struct Server {
     child: Option<std::process::Child>,
     /// The temp dir holding `.rr.yaml` (and anything the test put there).
@@ -60,6 +77,8 @@ pub struct Server {
     _temp: TempDir,
     /// Where stdout + stderr of the server go.
     pub log: std::path::PathBuf,
+    /// The `--report` file: `phase running`, `listen http http 127.0.0.1:PORT`.
+    pub report: std::path::PathBuf,
 }
 
 /// A temp dir removed on drop (std only, no extra dependency).
@@ -109,9 +128,12 @@ impl Server {
         let dir = temp.path().to_path_buf();
         std::fs::write(dir.join(".rr.yaml"), config)?;
         let log = dir.join("server.log");
+        let report = dir.join("report.log");
         let out = std::fs::File::create(&log)?;
         let child = std::process::Command::new(binary)
             .arg("serve")
+            .arg("--report")
+            .arg(&report)
             .args(args)
             .envs(env.iter().copied())
             .current_dir(&dir)
@@ -123,7 +145,65 @@ impl Server {
             dir,
             _temp: temp,
             log,
+            report,
         })
+    }
+
+    /// The report lines so far.
+    pub fn events(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.report)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Waits for a report line equal to `line` (e.g. `phase running`).
+    /// False when the deadline passes or the server exits first.
+    pub fn wait_event(&mut self, line: &str, limit: std::time::Duration) -> bool {
+        wait_until(limit, || {
+            if self.events().iter().any(|l| l == line) {
+                return Some(true);
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .is_none_or(|c| matches!(c.try_wait(), Ok(Some(_))));
+            exited.then_some(false)
+        })
+        .unwrap_or(false)
+            || self.events().iter().any(|l| l == line)
+    }
+
+    /// Waits until the server is serving (`phase running`), panicking with
+    /// its output when it does not get there within 30 s.
+    pub fn wait_ready(&mut self) {
+        assert!(
+            self.wait_event("phase running", std::time::Duration::from_secs(30)),
+            "the server did not start:\n{}",
+            self.output()
+        );
+    }
+
+    /// The bound address of the listener `what` of `plugin` (`http`,
+    /// `https`, `fastcgi`, `rpc`, `status`, `metrics`), from the report.
+    pub fn address(&self, plugin: &str, what: &str) -> Option<String> {
+        let prefix = format!("listen {plugin} {what} ");
+        self.events()
+            .iter()
+            .find_map(|l| l.strip_prefix(&prefix).map(str::to_owned))
+    }
+
+    /// The port of [`Server::address`] (panics when there is none).
+    pub fn port(&self, plugin: &str, what: &str) -> u16 {
+        let address = self
+            .address(plugin, what)
+            .unwrap_or_else(|| panic!("no {plugin} {what} listener in {:?}", self.events()));
+        address
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {address}"))
     }
 
     /// The server's output so far.
