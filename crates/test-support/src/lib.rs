@@ -54,7 +54,10 @@ pub fn wait_for_port(addr: &str, limit: std::time::Duration) -> bool {
 /// Polls `check` every 5 ms until it yields a value or `limit` passes:
 /// the way tests wait for an event (a line in a file, a process count)
 /// with a deadline instead of sleeping for a guessed time.
-pub fn wait_until<T>(limit: std::time::Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+pub fn wait_until<T>(
+    limit: std::time::Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> Option<T> {
     let deadline = std::time::Instant::now() + limit;
     loop {
         if let Some(value) = check() {
