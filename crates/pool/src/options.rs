@@ -200,6 +200,18 @@ impl Default for PoolOptions {
 }
 
 impl PoolOptions {
+    /// The most workers `informer.AddWorker` may grow the static size to:
+    /// `num_workers` plus the dynamic allocator's `max_workers`, or twice
+    /// `num_workers` without one (RoadRunner has no ceiling; 40 calls gave
+    /// 44 workers).
+    pub fn max_static_workers(&self) -> usize {
+        let base = self.effective_workers().max(1);
+        match &self.dynamic {
+            Some(d) => base.saturating_add(d.max_workers),
+            None => base.saturating_mul(2),
+        }
+    }
+
     /// The static size this pool keeps, `num_workers` resolved.
     pub fn effective_workers(&self) -> usize {
         if self.debug {

@@ -389,12 +389,20 @@ impl Pool {
         }
     }
 
-    /// Adds one worker to the static size (`informer.AddWorker`).
+    /// The static size the pool aims for now (`num_workers`, changed by
+    /// [`Pool::add_worker`] / [`Pool::remove_worker`]).
+    pub fn target_workers(&self) -> usize {
+        self.inner.target.load(Ordering::Relaxed)
+    }
+
+    /// Adds one worker to the static size (`informer.AddWorker`), up to
+    /// [`PoolOptions::max_static_workers`].
     pub fn add_worker(&self) {
         let _ = self.inner.events.send(Event::Resize(1));
     }
 
-    /// Removes one worker from the static size (`informer.RemoveWorker`).
+    /// Removes one worker from the static size (`informer.RemoveWorker`),
+    /// never below one.
     pub fn remove_worker(&self) {
         let _ = self.inner.events.send(Event::Resize(-1));
     }

@@ -169,7 +169,10 @@ impl Supervisor {
             }
             Event::Resize(delta) => {
                 let target = inner.target.load(Ordering::Relaxed);
-                let new = target.saturating_add_signed(delta);
+                // Never below one worker, never above the ceiling.
+                let new = target
+                    .saturating_add_signed(delta)
+                    .clamp(1, inner.opts.max_static_workers().max(target));
                 inner.target.store(new, Ordering::Relaxed);
                 if new < target {
                     shrink_idle(&inner, target - new);

@@ -25,7 +25,7 @@ pub mod services;
 pub use client::RpcClient;
 pub use error::RpcError;
 pub use message::Call;
-pub use server::{RpcServer, Service, ServiceFuture, Services};
+pub use server::{RpcLimits, RpcServer, Service, ServiceFuture, Services};
 
 /// Largest RPC frame accepted (arguments are small; KV values and job
 /// payloads are the large ones, and RoadRunner bounds nothing here).

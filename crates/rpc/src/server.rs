@@ -10,7 +10,7 @@ use futures::{SinkExt, StreamExt};
 use goridge::{flags, Frame, FrameCodec};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -100,10 +100,40 @@ enum Listener {
     Unix(UnixListener, PathBuf),
 }
 
+/// What one RPC listener allows, so that no client can make it buffer
+/// without bound (RoadRunner bounds none of these).
+#[derive(Clone, Copy, Debug)]
+pub struct RpcLimits {
+    /// Connections served at once; further clients wait in the listen
+    /// backlog until one closes (backpressure, as nginx's
+    /// `worker_connections`).
+    pub max_connections: usize,
+    /// Calls of one connection running at once; the connection is not read
+    /// further until one finishes (pipelining gets backpressure, not a
+    /// buffer).
+    pub max_in_flight: usize,
+    /// While more than half of `max_connections` are open, a connection
+    /// idle this long (no call running, nothing received) is closed.
+    /// Below that, idle connections stay: PHP workers keep theirs open for
+    /// their whole life and do not reconnect.
+    pub idle_timeout: std::time::Duration,
+}
+
+impl Default for RpcLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            max_in_flight: 64,
+            idle_timeout: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
 /// The bound RPC listener.
 pub struct RpcServer {
     listener: Listener,
     address: String,
+    limits: RpcLimits,
 }
 
 impl RpcServer {
@@ -118,6 +148,7 @@ impl RpcServer {
             return Ok(Self {
                 listener: Listener::Unix(listener, path),
                 address: address.to_owned(),
+                limits: RpcLimits::default(),
             });
         }
         let host_port = address.strip_prefix("tcp://").unwrap_or(address);
@@ -130,7 +161,14 @@ impl RpcServer {
         Ok(Self {
             listener: Listener::Tcp(listener),
             address: format!("tcp://{local}"),
+            limits: RpcLimits::default(),
         })
+    }
+
+    /// Replaces the default [`RpcLimits`].
+    pub fn with_limits(mut self, limits: RpcLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// The address clients should use (port 0 resolved).
@@ -150,20 +188,31 @@ impl RpcServer {
             Listener::Unix(_, path) => Some(path.clone()),
             Listener::Tcp(_) => None,
         };
+        let limits = self.limits;
+        let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
         loop {
+            let slot = tokio::select! {
+                () = shutdown.cancelled() => break,
+                slot = slots.clone().acquire_owned() => slot,
+            };
+            let Ok(slot) = slot else { break };
             let accepted = tokio::select! {
                 () = shutdown.cancelled() => break,
                 accepted = accept(&self.listener) => accepted,
             };
             match accepted {
                 Ok((reader, writer)) => {
-                    tracker.spawn(connection(
-                        reader,
-                        writer,
-                        services.clone(),
-                        shutdown.clone(),
-                        tracker.clone(),
-                    ));
+                    let conn = Conn {
+                        services: services.clone(),
+                        shutdown: shutdown.clone(),
+                        tracker: tracker.clone(),
+                        limits,
+                        slots: slots.clone(),
+                    };
+                    tracker.spawn(async move {
+                        conn.serve(reader, writer).await;
+                        drop(slot);
+                    });
                 }
                 Err(e) => {
                     tracing::warn!(target: "coyote::rpc", error = %e, "accept failed");
@@ -200,60 +249,89 @@ async fn accept(listener: &Listener) -> std::io::Result<(BoxRead, BoxWrite)> {
 }
 
 /// One client connection: reads calls, runs each as its own task (calls
-/// may be pipelined and answered out of order), writes answers in the
-/// order they finish.
-async fn connection(
-    reader: BoxRead,
-    writer: BoxWrite,
+/// may be pipelined and answered out of order, at most
+/// `limits.max_in_flight` at once), writes answers in the order they
+/// finish.
+struct Conn {
     services: Services,
     shutdown: CancellationToken,
     tracker: TaskTracker,
-) {
-    let mut frames = FramedRead::new(reader, FrameCodec::new(MAX_FRAME));
-    let (answers, mut outbox) = mpsc::channel::<Frame>(64);
-    let writer_task = tracker.spawn(async move {
-        let mut sink = FramedWrite::new(writer, FrameCodec::new(MAX_FRAME));
-        while let Some(frame) = outbox.recv().await {
-            if let Err(e) = sink.send(frame).await {
-                tracing::debug!(target: "coyote::rpc", error = %e, "client went away");
-                return;
+    limits: RpcLimits,
+    /// The listener's connection slots (to tell when it is under pressure).
+    slots: Arc<Semaphore>,
+}
+
+impl Conn {
+    fn under_pressure(&self) -> bool {
+        let max = self.limits.max_connections.max(1);
+        max - self.slots.available_permits() > max / 2
+    }
+
+    async fn serve(self, reader: BoxRead, writer: BoxWrite) {
+        let mut frames = FramedRead::new(reader, FrameCodec::new(MAX_FRAME));
+        let in_flight = Arc::new(Semaphore::new(self.limits.max_in_flight.max(1)));
+        let (answers, mut outbox) = mpsc::channel::<Frame>(self.limits.max_in_flight.max(1));
+        let writer_task = self.tracker.spawn(async move {
+            let mut sink = FramedWrite::new(writer, FrameCodec::new(MAX_FRAME));
+            while let Some(frame) = outbox.recv().await {
+                if let Err(e) = sink.send(frame).await {
+                    tracing::debug!(target: "coyote::rpc", error = %e, "client went away");
+                    return;
+                }
             }
-        }
-    });
-    loop {
-        let next = tokio::select! {
-            () = shutdown.cancelled() => break,
-            next = frames.next() => next,
-        };
-        let frame = match next {
-            None => break,
-            Some(Ok(frame)) => frame,
-            Some(Err(e)) => {
-                // The stream cannot be re-synchronised after a bad frame.
-                tracing::warn!(target: "coyote::rpc", error = %e, "bad RPC frame; closing the connection");
-                break;
-            }
-        };
-        let codec = frame.flags & !(flags::ERROR | flags::CONTROL);
-        match Call::from_frame(frame) {
-            Ok(call) => {
-                let services = services.clone();
-                let answers = answers.clone();
-                tracker.spawn(async move {
-                    let answer = services.dispatch(&call).await;
-                    let _ = answers.send(answer).await;
-                });
-            }
-            Err((seq, e)) => {
-                let answer = respond(seq, "", codec | flags::ERROR, e.to_string().as_bytes());
-                if answers.send(answer).await.is_err() {
+        });
+        loop {
+            // Backpressure: the next frame is read only when a call slot
+            // is free.
+            let permit = tokio::select! {
+                () = self.shutdown.cancelled() => break,
+                permit = in_flight.clone().acquire_owned() => permit,
+            };
+            let Ok(permit) = permit else { break };
+            let next = tokio::select! {
+                () = self.shutdown.cancelled() => break,
+                next = frames.next() => next,
+                () = tokio::time::sleep(self.limits.idle_timeout) => {
+                    let idle = in_flight.available_permits() + 1 == self.limits.max_in_flight.max(1);
+                    if idle && self.under_pressure() {
+                        tracing::debug!(target: "coyote::rpc", "closing an idle connection: too many are open");
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let frame = match next {
+                None => break,
+                Some(Ok(frame)) => frame,
+                Some(Err(e)) => {
+                    // The stream cannot be re-synchronised after a bad frame.
+                    tracing::warn!(target: "coyote::rpc", error = %e, "bad RPC frame; closing the connection");
                     break;
+                }
+            };
+            let codec = frame.flags & !(flags::ERROR | flags::CONTROL);
+            match Call::from_frame(frame) {
+                Ok(call) => {
+                    let services = self.services.clone();
+                    let answers = answers.clone();
+                    self.tracker.spawn(async move {
+                        let answer = services.dispatch(&call).await;
+                        let _ = answers.send(answer).await;
+                        drop(permit);
+                    });
+                }
+                Err((seq, e)) => {
+                    let answer = respond(seq, "", codec | flags::ERROR, e.to_string().as_bytes());
+                    drop(permit);
+                    if answers.send(answer).await.is_err() {
+                        break;
+                    }
                 }
             }
         }
+        drop(answers);
+        let _ = writer_task.await;
     }
-    drop(answers);
-    let _ = writer_task.await;
 }
 
 /// Removes a leftover unix socket (never a regular file).

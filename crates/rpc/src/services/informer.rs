@@ -82,12 +82,25 @@ impl Service for Informer {
                 }
                 "AddWorker" => {
                     let plugin: String = decode_arg("informer.AddWorker", codec, &body)?;
-                    pool(&self.pools, &plugin)?.add_worker();
+                    let pool = pool(&self.pools, &plugin)?;
+                    let ceiling = pool.options().max_static_workers();
+                    if pool.target_workers() >= ceiling {
+                        return Err(RpcError::Failed(format!(
+                            "{plugin}: already at {ceiling} workers, the most informer.AddWorker allows (num_workers plus dynamic_allocator.max_workers, or twice num_workers)"
+                        )));
+                    }
+                    pool.add_worker();
                     encode_result(codec, &true)
                 }
                 "RemoveWorker" => {
                     let plugin: String = decode_arg("informer.RemoveWorker", codec, &body)?;
-                    pool(&self.pools, &plugin)?.remove_worker();
+                    let pool = pool(&self.pools, &plugin)?;
+                    if pool.target_workers() <= 1 {
+                        return Err(RpcError::Failed(format!(
+                            "{plugin}: cannot remove the last worker"
+                        )));
+                    }
+                    pool.remove_worker();
                     encode_result(codec, &true)
                 }
                 other => Err(RpcError::UnknownMethod(format!("informer.{other}"))),
