@@ -249,3 +249,31 @@ fn a_stop_is_not_held_by_a_child_a_worker_forked() {
         "the forked child {child} outlived the server"
     );
 }
+
+#[test]
+fn the_small_endpoints_close_a_silent_connection_at_the_header_deadline() {
+    let config = "version: \"3\"\nrpc:\n  listen: tcp://127.0.0.1:0\nstatus:\n  address: 127.0.0.1:0\nmetrics:\n  address: 127.0.0.1:0\n";
+    let mut server = Server::start(BIN, config, &[]).unwrap();
+    server.wait_ready();
+    for plugin in ["status", "metrics"] {
+        let mut silent = TcpStream::connect(("127.0.0.1", server.port(plugin, plugin))).unwrap();
+        silent
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let began = Instant::now();
+        let mut buf = [0u8; 512];
+        // The connection is closed by the server (EOF or a 408), never
+        // held until our read timeout; the wait is the behaviour under test.
+        let n = silent.read(&mut buf).unwrap_or(0);
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(
+            n == 0 || text.starts_with("HTTP/1.1 408"),
+            "{plugin}: {text}"
+        );
+        assert!(
+            began.elapsed() < Duration::from_secs(20),
+            "{plugin}: {:?}",
+            began.elapsed()
+        );
+    }
+}

@@ -24,6 +24,9 @@
 //! - `host`: [`Host`] (registration, planning) and [`HostPlan`] (start,
 //!   signals, the shutdown tree under the grace deadline).
 //! - `rpc`: the [`RpcPlugin`] (the RPC listener every service goes through).
+//! - `accept`: [`accept::Backoff`], what every accept loop does on errors.
+//! - `endpoint`: [`endpoint::serve_http`], the small HTTP endpoints
+//!   (`status`, `metrics`) with header-read / idle deadlines.
 //! - `pools`: `server` + `<plugin>.pool` sections -> [`coyote_pool::PoolOptions`].
 //! - `users`: user / group names -> uid / gid.
 //! - `on_init`: the one-shot command run before any plugin starts.
@@ -32,6 +35,8 @@
 //!   `--report` file, and the signals that drive it.
 //! - `error`: [`ServerError`].
 
+pub mod accept;
+pub mod endpoint;
 mod error;
 mod host;
 pub mod lifecycle;

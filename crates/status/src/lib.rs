@@ -14,16 +14,11 @@
 //! unavailable code, so traffic drains away before workers stop.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper::{Response, StatusCode};
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -153,34 +148,13 @@ impl Status {
         shutdown: CancellationToken,
         tracker: TaskTracker,
     ) {
-        loop {
-            let accepted = tokio::select! {
-                () = shutdown.cancelled() => return,
-                accepted = listener.accept() => accepted,
-            };
-            let Ok((stream, _)) = accepted else { continue };
-            let status = self.clone();
-            let shutdown = shutdown.clone();
-            tracker.spawn(async move {
-                let service = service_fn(move |req: Request<Incoming>| {
-                    let (code, body) = status.answer(req.uri().path(), req.uri().query());
-                    let mut response = Response::new(Full::new(Bytes::from(body)));
-                    *response.status_mut() = code;
-                    async move { Ok::<_, Infallible>(response) }
-                });
-                let conn = http1::Builder::new()
-                    .keep_alive(true)
-                    .serve_connection(TokioIo::new(stream), service);
-                tokio::pin!(conn);
-                tokio::select! {
-                    _ = conn.as_mut() => {}
-                    () = shutdown.cancelled() => {
-                        conn.as_mut().graceful_shutdown();
-                        let _ = conn.await;
-                    }
-                }
-            });
-        }
+        let answer = move |req: &hyper::Request<hyper::body::Incoming>| {
+            let (code, body) = self.answer(req.uri().path(), req.uri().query());
+            let mut response = Response::new(Full::new(Bytes::from(body)));
+            *response.status_mut() = code;
+            response
+        };
+        coyote_host::endpoint::serve_http(listener, answer, shutdown, tracker).await;
     }
 }
 

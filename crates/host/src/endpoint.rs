@@ -1,0 +1,78 @@
+//! The small HTTP endpoints plugins expose (`status`, `metrics`): one
+//! accept loop with the listener rules every listener follows (backoff on
+//! accept errors, graceful stop) and a header-read deadline that also
+//! closes idle keep-alive connections, so a silent client holds nothing.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// A client must send a request head within this (and an idle keep-alive
+/// connection closes after it), as `http.header_read_timeout` defaults.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What an endpoint answers: a complete response per request.
+pub type Answer = Response<Full<Bytes>>;
+
+/// Serves `answer` on `listener` until `shutdown`: then stops accepting,
+/// and open connections finish the request in flight and close.
+pub async fn serve_http<F>(
+    listener: TcpListener,
+    answer: F,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) where
+    F: Fn(&Request<Incoming>) -> Answer + Send + Sync + 'static,
+{
+    let answer = Arc::new(answer);
+    let mut backoff = crate::accept::Backoff::default();
+    loop {
+        let accepted = tokio::select! {
+            () = shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => {
+                backoff.reset();
+                stream
+            }
+            Err(e) => {
+                if !backoff.wait(&e, &shutdown).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        let answer = answer.clone();
+        let shutdown = shutdown.clone();
+        tracker.spawn(async move {
+            let service = service_fn(move |req: Request<Incoming>| {
+                let response = answer(&req);
+                async move { Ok::<_, Infallible>(response) }
+            });
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                () = shutdown.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+}
