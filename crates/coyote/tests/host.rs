@@ -277,3 +277,33 @@ fn the_small_endpoints_close_a_silent_connection_at_the_header_deadline() {
         );
     }
 }
+
+#[test]
+fn a_worker_that_cannot_boot_stops_the_server_with_its_output() {
+    let config = format!(
+        "version: \"3\"\nstatus:\n  address: 127.0.0.1:0\nserver:\n  command: \"{} missing-worker.php\"\nhttp:\n  address: 127.0.0.1:0\n  pool:\n    num_workers: 2\n",
+        php()
+    );
+    let began = Instant::now();
+    let mut server = Server::start(BIN, &config, &[]).unwrap();
+    let status = server
+        .wait_exit(Duration::from_secs(30))
+        .expect("exits by itself");
+    let out = server.output();
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.contains("missing-worker.php"), "the command in\n{out}");
+    assert!(
+        out.contains("Could not open input file"),
+        "the worker's output in\n{out}"
+    );
+    assert!(
+        !server.events().iter().any(|e| e == "phase running"),
+        "{:?}",
+        server.events()
+    );
+    assert!(
+        began.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        began.elapsed()
+    );
+}

@@ -210,7 +210,9 @@ impl HostPlan {
             if failure.is_some() || lifecycle.shutdown().is_cancelled() {
                 break;
             }
-            let shutdown = CancellationToken::new();
+            // A child of the force token: a second signal (or the grace
+            // deadline, which cancels force) reaches every plugin at once.
+            let shutdown = lifecycle.force().child_token();
             let tracker = TaskTracker::new();
             let start = Start {
                 name,
@@ -294,8 +296,8 @@ async fn stop_all(
         unfinished -= 1;
     }
     if unfinished > 0 {
+        lifecycle.force().cancel();
         for plugin in started[..unfinished].iter().rev() {
-            plugin.shutdown.cancel();
             let pending = plugin
                 .running
                 .as_ref()
