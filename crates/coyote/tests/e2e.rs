@@ -186,68 +186,6 @@ fn post(port: u16, path: &str, content_type: &str, body: &[u8]) -> Reply {
     raw(port, &req)
 }
 
-#[test]
-fn config_errors_name_the_key_and_line_and_exit_3() {
-    let p = ports();
-    let bad = config(&p, 1, "").replace("num_workers: 1", "num_workers: lots");
-    let mut server = Server::start(BIN, &bad, &[]).unwrap();
-    let status = server.wait_exit(Duration::from_secs(20)).expect("exits");
-    assert_eq!(status.code(), Some(3));
-    let out = server.output();
-    assert!(out.contains("http.pool.num_workers"), "{out}");
-    assert!(out.contains(".rr.yaml:9:"), "file:line in {out}");
-    assert!(
-        TcpStream::connect(("127.0.0.1", p.http)).is_err(),
-        "nothing bound"
-    );
-
-    let missing = config(
-        &p,
-        1,
-        "  middleware: [\"static\"]\n  static:\n    dir: /nonexistent/coyote-static\n",
-    );
-    let mut server = Server::start(BIN, &missing, &[]).unwrap();
-    assert_eq!(
-        server.wait_exit(Duration::from_secs(20)).unwrap().code(),
-        Some(3)
-    );
-    assert!(
-        server.output().contains("http.static.dir"),
-        "{}",
-        server.output()
-    );
-
-    let mut server = Server::start(BIN, "version: \"2.7\"\n", &[]).unwrap();
-    assert_eq!(
-        server.wait_exit(Duration::from_secs(20)).unwrap().code(),
-        Some(3)
-    );
-    assert!(server.output().contains("version"), "{}", server.output());
-}
-
-#[test]
-fn overrides_and_env_expansion() {
-    let p = ports();
-    let other = free_port();
-    let cfg = config(&p, 1, "").replace(
-        &format!("127.0.0.1:{}", p.http),
-        "127.0.0.1:${HTTP_PORT:-1}",
-    );
-    let mut server = Server::start(
-        BIN,
-        &cfg,
-        &["-o", &format!("http.address=127.0.0.1:{other}")],
-    )
-    .unwrap();
-    assert!(
-        wait_for_port(&format!("127.0.0.1:{other}"), Duration::from_secs(20)),
-        "{}",
-        server.output()
-    );
-    assert_eq!(get(other, "/status/204", "").status, 204);
-    server.terminate(Duration::from_secs(10));
-}
-
 /// Creates (once) an unprivileged system user for the test; `None` when
 /// not running as root, where workers cannot change user at all.
 fn test_user() -> Option<(String, u32)> {
