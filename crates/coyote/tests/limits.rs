@@ -11,7 +11,8 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::{
-    config, get, http_port, marker, parse, post, raw, start, wait_for_marker, wait_for_output,
+    config, get, http_port, marker, parse, post, raw, start, wait_for_idle_worker, wait_for_marker,
+    wait_for_output,
 };
 
 #[test]
@@ -144,6 +145,10 @@ fn busy_pool_answers_503_with_retry_after() {
     let cfg = config(1, "").replace("allocate_timeout: 10s", "allocate_timeout: 200ms");
     let server = start(&cfg);
     let http = http_port(&server);
+    // The worker boots within the 200 ms allocate_timeout only when the
+    // machine is not loaded; the supervisor retries, so wait until it is
+    // up.
+    wait_for_idle_worker(&server, "http");
     let busy = marker(&server, "busy");
     let path = format!("/slow?ms=1500&marker={}", busy.display());
     let slow = std::thread::spawn(move || get(http, &path, ""));

@@ -125,6 +125,22 @@ pub fn wait_for_marker(server: &Server, marker: &Path) {
     );
 }
 
+/// Waits (up to 20 s) until the status plugin's `/ready?plugin=PLUGIN`
+/// answers 200 (a worker is idle), panicking with the server output
+/// otherwise.
+pub fn wait_for_idle_worker(server: &Server, plugin: &str) {
+    let status = server.port("status", "status");
+    let path = format!("/ready?plugin={plugin}");
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            (get(status, &path, "").status == 200).then_some(())
+        })
+        .is_some(),
+        "{plugin} never had an idle worker:\n{}",
+        server.output()
+    );
+}
+
 /// Waits (up to `limit`) until the server output contains `text`.
 pub fn wait_for_output(server: &Server, text: &str, limit: Duration) -> bool {
     wait_until(limit, || server.output().contains(text).then_some(())).is_some()
