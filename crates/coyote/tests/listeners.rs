@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use coyote_test_support::pki::Pki;
-use coyote_test_support::{free_port, php, repo_root, wait_for_port, Server, TempDir};
+use coyote_test_support::{php, repo_root, Server, TempDir};
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, Version};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -29,18 +29,17 @@ fn worker() -> String {
         .to_string()
 }
 
-fn start(http: &str, wait_port: u16) -> Server {
+/// Starts a server with `http` under `http:` (listeners on port 0) and
+/// waits for `phase running`; the test reads the bound ports from the
+/// report.
+fn start(http: &str) -> Server {
     let config = format!(
         "version: \"3\"\nserver:\n  command: \"{php} {worker}\"\nhttp:\n{http}\n  pool:\n    num_workers: 2\n    allocate_timeout: 10s\nlogs:\n  level: info\n",
         php = php(),
         worker = worker(),
     );
-    let server = Server::start(BIN, &config, &[]).unwrap();
-    assert!(
-        wait_for_port(&format!("127.0.0.1:{wait_port}"), Duration::from_secs(20)),
-        "server did not start:\n{}",
-        server.output()
-    );
+    let mut server = Server::start(BIN, &config, &[]).unwrap();
+    server.wait_ready();
     server
 }
 
@@ -167,16 +166,16 @@ async fn https(
 async fn https_http2_client_certificates_and_redirect() {
     let dir = TempDir::new("coyote-tls-e2e").unwrap();
     let pki = Pki::generate(dir.path()).unwrap();
-    let (plain, secure) = (free_port(), free_port());
-    let _server = start(
+    let server = start(
         &format!(
-            "  address: 127.0.0.1:{plain}\n  ssl:\n    address: 127.0.0.1:{secure}\n    redirect: true\n    cert: {}\n    key: {}\n    root_ca: {}\n    client_auth_type: require_and_verify_client_cert",
+            "  address: 127.0.0.1:0\n  ssl:\n    address: 127.0.0.1:0\n    redirect: true\n    cert: {}\n    key: {}\n    root_ca: {}\n    client_auth_type: require_and_verify_client_cert",
             pki.server_cert.display(),
             pki.server_key.display(),
             pki.ca.display()
         ),
-        secure,
     );
+    let plain = server.port("http", "http (redirecting to https)");
+    let secure = server.port("http", "https");
     let identity = Some((pki.client_cert.as_path(), pki.client_key.as_path()));
 
     // HTTP/1.1 over TLS: the worker sees an https URI.
@@ -279,14 +278,11 @@ async fn https_http2_client_certificates_and_redirect() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn h2c_and_fastcgi() {
     let dir = TempDir::new("coyote-fcgi-e2e").unwrap();
-    let (http, fcgi_port) = (free_port(), free_port());
     let socket = dir.path().join("fcgi.sock");
-    let _server = start(
-        &format!(
-            "  address: 127.0.0.1:{http}\n  http2:\n    h2c: true\n  max_request_size: 1\n  fcgi:\n    address: tcp://127.0.0.1:{fcgi_port}"
-        ),
-        http,
+    let server = start(
+        "  address: 127.0.0.1:0\n  http2:\n    h2c: true\n  max_request_size: 1\n  fcgi:\n    address: tcp://127.0.0.1:0",
     );
+    let (http, fcgi_port) = (server.port("http", "http"), server.port("http", "fastcgi"));
     // h2c with prior knowledge, and HTTP/1.1 on the same port.
     let tcp = TcpStream::connect(("127.0.0.1", http)).await.unwrap();
     let r = send(tcp, true, request("GET", "http://localhost/echo", b""))
@@ -386,14 +382,10 @@ async fn h2c_and_fastcgi() {
 async fn fastcgi_on_a_unix_socket_without_keep_alive() {
     let dir = TempDir::new("coyote-fcgi-unix").unwrap();
     let socket = dir.path().join("coyote.sock");
-    let http = free_port();
-    let _server = start(
-        &format!(
-            "  address: 127.0.0.1:{http}\n  fcgi:\n    address: unix://{}",
-            socket.display()
-        ),
-        http,
-    );
+    let _server = start(&format!(
+        "  address: 127.0.0.1:0\n  fcgi:\n    address: unix://{}",
+        socket.display()
+    ));
     use fastcgi_client::{io, Client, Params, Request as FcgiRequest};
     for _ in 0..2 {
         let stream = tokio::net::UnixStream::connect(&socket).await.unwrap();

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use coyote_pool::{Payload, Pool, PoolOptions, WorkerCommand};
 use coyote_status::{Checker, Status};
-use coyote_test_support::worker_argv;
+use coyote_test_support::{wait_until, worker_argv};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -74,16 +74,25 @@ async fn readiness_follows_idle_workers_and_health_follows_live_ones() {
         let slow = slow.clone();
         tracker.spawn(async move { slow.exec(Payload::raw("{}", "700")).await })
     };
-    let mut saw_busy = false;
-    for _ in 0..50 {
-        let (code, _) = get(&addr, "/ready?plugin=http").await;
-        if code == 503 {
-            saw_busy = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(saw_busy, "/ready turned 503 while the only worker was busy");
+    // The exec has the worker once the pool has no idle one left (polled
+    // off the runtime, which keeps serving meanwhile).
+    let taken = {
+        let slow = slow.clone();
+        tokio::task::spawn_blocking(move || {
+            wait_until(Duration::from_secs(5), || {
+                (slow.idle_count() == 0).then_some(())
+            })
+        })
+    };
+    assert!(
+        taken.await.unwrap().is_some(),
+        "the exec never took the only worker"
+    );
+    let (code, _) = get(&addr, "/ready?plugin=http").await;
+    assert_eq!(
+        code, 503,
+        "/ready turned 503 while the only worker was busy"
+    );
     assert_eq!(get(&addr, "/health?plugin=http").await.0, 200);
     busy.await.unwrap().unwrap();
     assert_eq!(get(&addr, "/ready?plugin=http").await.0, 200);

@@ -57,6 +57,11 @@ while ($req = $http->waitRequest()) {
             $http->respondChunk('', true);
             break;
         case $path === '/slow':
+            // `marker=PATH`: created on arrival, so a test knows the
+            // request is in flight on this worker.
+            if (isset($req->query()['marker'])) {
+                touch($req->query()['marker']);
+            }
             usleep((int) ($req->query()['ms'] ?? 100) * 1000);
             $http->respond(200, 'slept');
             break;
