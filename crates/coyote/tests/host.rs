@@ -127,7 +127,15 @@ fn a_config_without_http_runs_its_other_plugins() {
         .filter(|e| e.starts_with("phase "))
         .map(String::as_str)
         .collect();
-    assert_eq!(phases, ["phase running", "phase stopping", "phase stopped"]);
+    assert_eq!(
+        phases,
+        [
+            "phase starting",
+            "phase running",
+            "phase stopping",
+            "phase stopped"
+        ]
+    );
 }
 
 #[test]

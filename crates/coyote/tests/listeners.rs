@@ -174,7 +174,7 @@ async fn https_http2_client_certificates_and_redirect() {
             pki.ca.display()
         ),
     );
-    let plain = server.port("http", "http (redirecting to https)");
+    let plain = server.port("http", "redirect");
     let secure = server.port("http", "https");
     let identity = Some((pki.client_cert.as_path(), pki.client_key.as_path()));
 

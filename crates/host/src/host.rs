@@ -167,6 +167,7 @@ impl HostPlan {
     /// first), or signals cannot be watched.
     pub async fn run(self, lifecycle: Lifecycle, shards: Option<Shards>) -> Result<(), HostError> {
         let registry = Registry::new(lifecycle.clone());
+        lifecycle.set(Phase::Starting);
         let reset_all = || async {
             for (name, pool) in registry.pools().snapshot() {
                 match pool.reset().await {

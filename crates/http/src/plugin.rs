@@ -223,7 +223,7 @@ impl PlannedHttp {
             let listener = bind(address).await?;
             let local = local(&listener, address);
             if let Some(https_port) = redirect_to {
-                registry.listening("http", "http (redirecting to https)", &local);
+                registry.listening("http", "redirect", &local);
                 tasks.spawn(crate::serve_redirect(
                     listener,
                     https_port,
