@@ -27,10 +27,12 @@
 //! - `lib.rs`: [`Config`], [`LoadOptions`], [`Loaded`], the entry points.
 //! - `load.rs`: the pipeline (version, includes, expansion, overrides,
 //!   sections, validation).
-//! - `node.rs`: [`Node`], a YAML tree that keeps positions (parsed with
-//!   yaml-rust2's event API).
-//! - `de.rs`: a serde deserializer over [`Node`], weakly typed like
-//!   RoadRunner's decoder, that collects every error with its path.
+//! - `node/`: [`Node`], a YAML tree that keeps positions: parsing (with
+//!   yaml-rust2's event API), scalar resolution, lookups by dotted path,
+//!   edits (overrides, include merging, expansion).
+//! - `de/`: a serde deserializer over [`Node`], weakly typed like
+//!   RoadRunner's decoder, that collects every error with its path (one
+//!   file per serde access: maps, sequences, enums; weak scalar rules).
 //! - `validate.rs`: cross-key checks and "0 means default" rules.
 //! - `env.rs`: `${VAR}` expansion and dotenv files.
 //! - `duration.rs`: Go durations; `addr.rs`: listen addresses and relays;
@@ -38,6 +40,7 @@
 //! - `sections/`: one module per typed section (`server`, `pool`, `http`,
 //!   `rpc`, `logs`, `metrics`, `status`, `endure`).
 //! - `error.rs`: [`ConfigError`], [`Problem`], [`Location`].
+//! - `tests/`: tests of the whole pipeline, one file per topic.
 //!
 //! # Rules worth knowing
 //! - `version: "3"` is required (a string). `include: [files]` merges files
