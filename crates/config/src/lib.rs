@@ -25,7 +25,7 @@
 //!
 //! # Layout
 //! - `lib.rs`: [`Config`], [`LoadOptions`], [`Loaded`], the entry points.
-//! - `load.rs`: the pipeline (version, includes, expansion, overrides,
+//! - `load/`: the pipeline (version, includes, expansion, overrides,
 //!   sections, validation).
 //! - `node/`: [`Node`], a YAML tree that keeps positions: parsing (with
 //!   yaml-rust2's event API), scalar resolution, lookups by dotted path,
