@@ -43,8 +43,14 @@
 //! - `tests/`: tests of the whole pipeline, one file per topic.
 //!
 //! # Rules worth knowing
-//! - `version: "3"` is required (a string). `include: [files]` merges files
-//!   over the root, in order, maps key by key.
+//! - `version` is required and must be a string. `-o` overrides count (they
+//!   apply before the version check, as in RoadRunner), so an empty file
+//!   plus `-o version=3 -o server.command=php,worker.php -o http.address=...`
+//!   (how Laravel Octane starts RoadRunner) is a configuration. Any version
+//!   other than `"3"` (`"2.7"`) warns, and the file is read as version 3.
+//! - `include: [files]` merges files over the root, in order, maps key by
+//!   key; an included file must have the root's version. Overrides win over
+//!   included values.
 //! - Values (never keys) are expanded: `$VAR`, `${VAR}`, `${VAR:-default}`
 //!   (the default applies when the variable is unset or empty). The
 //!   environment is [`LoadOptions::env`], never the process environment;
@@ -106,9 +112,10 @@ pub struct LoadOptions {
     /// real environment wins, as in RoadRunner). A relative path is relative
     /// to the process's current directory.
     pub dotenv: Option<PathBuf>,
-    /// `-o dotted.key=value` overrides, applied in order after expansion.
-    /// The value's surrounding quotes are stripped and the value is expanded;
-    /// missing intermediate mappings are created.
+    /// `-o dotted.key=value` overrides, applied in order after includes and
+    /// expansion (so they win over both); `version` overrides count for the
+    /// version check. The value's surrounding quotes are stripped and the
+    /// value is expanded; missing intermediate mappings are created.
     pub overrides: Vec<String>,
     /// The working directory (`-w`): `include` entries and the files named
     /// by `http.ssl` are resolved against it. `None` means the configuration
@@ -137,7 +144,8 @@ pub struct Loaded {
 /// `None` means the section is absent (or null) and the plugin is off.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Config {
-    /// Always `"3"`.
+    /// The version Coyote read the file as: always `"3"` (a file that says
+    /// `"2.7"` is read as version 3, with a warning).
     pub version: String,
     /// How workers are started.
     pub server: Option<ServerConfig>,

@@ -5,17 +5,18 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::check_version;
+use super::version::{check_version, Version};
 use crate::error::{Problem, ProblemKind};
 use crate::node::{self, Node, NodeKind};
 
 /// Merges the files listed in `include` over the root, in order; each must
-/// be a version "3" file. Paths are relative to the working directory (the
+/// have the root's `version`. Paths are relative to the working directory (the
 /// config file's directory unless one is given). As in RoadRunner, only the
 /// root's `include` is read.
 pub(super) fn merge_includes(
     root: &mut Node,
     include: &Node,
+    version: &Version,
     base_dir: Option<&Path>,
     env: &HashMap<String, String>,
     problems: &mut Vec<Problem>,
@@ -72,14 +73,30 @@ pub(super) fn merge_includes(
                 continue;
             }
         };
-        if let Err(mut p) = check_version(&included) {
-            p.kind = ProblemKind::Include;
-            p.message = format!(
-                "{} (an included file must have the same version as the root)",
-                p.message
-            );
-            problems.push(p);
-            continue;
+        match check_version(&included, &[]) {
+            Ok(theirs) if theirs.written == version.written => {}
+            Ok(theirs) => {
+                problems.push(Problem::new(
+                    ProblemKind::Include,
+                    "version",
+                    format!(
+                        "version {:?} differs from the root's {:?} (set at {}); an included \
+                         file must have the same version as the root",
+                        theirs.written, version.written, version.location
+                    ),
+                    Some(theirs.location),
+                ));
+                continue;
+            }
+            Err(mut p) => {
+                p.kind = ProblemKind::Include;
+                p.message = format!(
+                    "{} (an included file must have the same version as the root)",
+                    p.message
+                );
+                problems.push(p);
+                continue;
+            }
         }
         if let Some(entries) = included.map_mut() {
             if let Some(nested) = entries.iter().find(|e| e.key == "include") {

@@ -20,7 +20,7 @@ mod overrides;
 mod version;
 
 use include::merge_includes;
-use overrides::apply_overrides;
+use overrides::{apply_overrides, parse_overrides};
 use version::check_version;
 
 use crate::error::{ConfigError, Problem, ProblemKind};
@@ -98,15 +98,25 @@ pub(crate) fn load_text(
         Ok(root) => root,
         Err(found) => return Err(ConfigError::invalid(found)),
     };
-    let version = match check_version(&root) {
+    // Overrides count for the version check (as in RoadRunner): an empty
+    // file plus `-o version=3 -o server.command=...` is a configuration.
+    let overrides = parse_overrides(&opts.overrides, &env, &mut problems);
+    let version = match check_version(&root, &overrides) {
         Ok(v) => v,
         Err(p) => return Err(ConfigError::invalid(vec![p])),
     };
+    warnings.extend(version.warning.clone());
+    if root.is_null() {
+        // An empty document: its position stays the place to report
+        // problems about the whole file.
+        root = Node::empty_map(root.location.clone());
+    }
 
     if let Some(include) = root.get("include").cloned() {
         merge_includes(
             &mut root,
             &include,
+            &version,
             base_dir,
             &env,
             &mut problems,
@@ -115,10 +125,10 @@ pub(crate) fn load_text(
     }
 
     expand_tree(&mut root, &env, &mut warnings);
-    apply_overrides(&mut root, &opts.overrides, &env, &mut problems);
+    apply_overrides(&mut root, &overrides);
 
     let mut config = Config {
-        version,
+        version: "3".to_owned(),
         ..Config::default()
     };
     let mut reported = Vec::new();

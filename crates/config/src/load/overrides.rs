@@ -6,21 +6,31 @@ use std::sync::Arc;
 use crate::error::{Location, Problem, ProblemKind};
 use crate::node::Node;
 
-/// Applies `-o dotted.key=value` overrides (after expansion; the value is
-/// expanded too). Every malformed override is reported.
-pub(super) fn apply_overrides(
-    root: &mut Node,
+/// One well-formed `-o dotted.key=value`: the key split on dots and the
+/// (expanded) value, located at the flag.
+#[derive(Clone, Debug)]
+pub(super) struct Override {
+    pub(super) keys: Vec<String>,
+    pub(super) value: Node,
+}
+
+/// Parses every `-o` flag (the value is expanded with `env`); each
+/// malformed one is reported.
+pub(super) fn parse_overrides(
     overrides: &[String],
     env: &HashMap<String, String>,
     problems: &mut Vec<Problem>,
-) {
+) -> Vec<Override> {
+    let mut parsed = Vec::new();
     for raw in overrides {
         let source: Arc<str> = Arc::from(format!("-o {raw}"));
         match parse_override(raw) {
             Ok((key, value)) => {
                 let value = crate::env::expand(&value, env, &mut Vec::new()).unwrap_or(value);
-                let keys: Vec<&str> = key.split('.').collect();
-                root.set_path(&keys, Node::string(value, Location::whole(source)));
+                parsed.push(Override {
+                    keys: key.split('.').map(str::to_owned).collect(),
+                    value: Node::string(value, Location::whole(source)),
+                });
             }
             Err(message) => problems.push(Problem::new(
                 ProblemKind::Override,
@@ -29,6 +39,16 @@ pub(super) fn apply_overrides(
                 Some(Location::whole(source)),
             )),
         }
+    }
+    parsed
+}
+
+/// Applies the overrides in order (after includes and expansion, so they
+/// win over both), creating missing intermediate mappings.
+pub(super) fn apply_overrides(root: &mut Node, overrides: &[Override]) {
+    for o in overrides {
+        let keys: Vec<&str> = o.keys.iter().map(String::as_str).collect();
+        root.set_path(&keys, o.value.clone());
     }
 }
 
