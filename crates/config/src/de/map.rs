@@ -94,6 +94,9 @@ impl<'de> MapAccess<'de> for MapDe<'_> {
             path: &path,
             ctx: self.parent.ctx,
         };
-        seed.deserialize(de)
+        // An error the value's own deserializer did not claim (from a
+        // `deserialize_with` that checks the text after reading it) is
+        // still about this value, not about the whole mapping.
+        seed.deserialize(de).map_err(|e| e.attach(&de))
     }
 }

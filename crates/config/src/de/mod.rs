@@ -210,4 +210,48 @@ mod tests {
         assert_eq!(d.errors.len(), 1);
         assert_eq!(d.errors[0].path, "root");
     }
+
+    /// A field decoder that reads a string, then checks it: its error comes
+    /// back unclaimed by any node.
+    fn port<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse()
+            .map_err(|_| serde::de::Error::custom(format!("{s:?} is not a port")))
+    }
+
+    #[derive(Debug, Default, Deserialize, PartialEq)]
+    #[serde(default)]
+    struct Checked {
+        #[serde(deserialize_with = "port")]
+        port: u16,
+        #[serde(deserialize_with = "ports")]
+        ports: Vec<u16>,
+        num: u64,
+    }
+
+    fn ports<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u16>, D::Error> {
+        #[derive(Deserialize)]
+        struct P(#[serde(deserialize_with = "port")] u16);
+        Ok(Vec::<P>::deserialize(d)?.into_iter().map(|p| p.0).collect())
+    }
+
+    #[test]
+    fn errors_of_field_decoders_name_the_field() {
+        let d = run::<Checked>(
+            "num: x
+port: http
+ports: [1, two, 3]
+",
+        );
+        let msgs: Vec<String> = d.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "t.yaml:1:1: root.num: invalid type: string \"x\", expected an integer",
+                "t.yaml:2:1: root.port: \"http\" is not a port",
+                "t.yaml:3:12: root.ports[1]: \"two\" is not a port",
+            ]
+        );
+        assert!(d.value.is_some(), "the rest still decodes");
+    }
 }

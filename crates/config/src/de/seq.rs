@@ -35,7 +35,8 @@ impl<'de> SeqAccess<'de> for SeqDe<'_> {
             path: &path,
             ctx: self.parent.ctx,
         };
-        seed.deserialize(de).map(Some)
+        // Errors not claimed by the item's deserializer are the item's.
+        seed.deserialize(de).map(Some).map_err(|e| e.attach(&de))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -58,12 +59,13 @@ impl<'de> SeqAccess<'de> for SplitSeq<'_, '_> {
         seed: T,
     ) -> Result<Option<T::Value>, DeError> {
         match self.items.next() {
-            Some(node) => seed
-                .deserialize(NodeDe {
+            Some(node) => {
+                let de = NodeDe {
                     node,
                     ..self.parent
-                })
-                .map(Some),
+                };
+                seed.deserialize(de).map(Some).map_err(|e| e.attach(&de))
+            }
             None => Ok(None),
         }
     }

@@ -86,3 +86,15 @@ fn upload_extensions_are_lower_cased() {
     assert_eq!(uploads.forbid, vec![".php"]);
     assert_eq!(uploads.allow, vec![".jpg", ".png"]);
 }
+
+#[test]
+fn a_bad_address_is_reported_at_its_key_with_the_other_errors() {
+    let e = err(&format!(
+        "{BASE}http:\n  address: nowhere\n  pool:\n    num_workers: lots\n"
+    ));
+    assert_eq!(
+        e.to_string(),
+        "<string>:5:3: http.address: invalid address \"nowhere\": expected host:port\n\
+         <string>:7:5: http.pool.num_workers: invalid type: string \"lots\", expected an integer"
+    );
+}
