@@ -107,3 +107,35 @@ fn duplicate_keys_are_errors() {
         "<string>:4:1: rpc: duplicate key (first defined at line 2)"
     );
 }
+
+#[test]
+fn the_loaded_tree_locates_keys_for_plugins() {
+    let loaded = ok_with(
+        "version: \"3\"\nserver:\n  command: php w.php\nhttp:\n  address: 127.0.0.1:0\n  \
+         static:\n    dir: /nope\n",
+        &LoadOptions {
+            overrides: vec!["http.pool.num_workers=2".to_owned()],
+            ..LoadOptions::default()
+        },
+    );
+    let at = |path: &str| loaded.tree.locate(path).map(|l| l.to_string());
+    assert_eq!(at("http.static.dir").as_deref(), Some("<string>:7:5"));
+    assert_eq!(at("http.headers.cors").as_deref(), Some("<string>:4:1"));
+    assert_eq!(
+        at("http.pool.num_workers").as_deref(),
+        Some("-o http.pool.num_workers=2")
+    );
+    assert_eq!(at("").as_deref(), Some("<string>:1:1"));
+
+    // A problem built by a plugin prints like the loader's own.
+    let p = Problem::new(
+        ProblemKind::File,
+        "http.static.dir",
+        "no such directory",
+        loaded.tree.locate("http.static.dir"),
+    );
+    assert_eq!(
+        ConfigError::Invalid { problems: vec![p] }.to_string(),
+        "<string>:7:5: http.static.dir: no such directory"
+    );
+}
