@@ -28,7 +28,9 @@ use crate::node::{self, Entry, Node, NodeKind};
 use crate::validate::Validator;
 use crate::{Config, LoadOptions, Loaded};
 
-/// Sections RoadRunner knows that Coyote keeps as raw YAML for now.
+/// Sections RoadRunner knows that Coyote keeps as raw YAML for now: when no
+/// registered plugin consumes one ([`LoadOptions::plugin_sections`]), it
+/// warns as "not supported yet" rather than "unknown".
 pub(crate) const NOT_YET_SUPPORTED: &[&str] = &[
     "jobs",
     "kv",
@@ -156,6 +158,11 @@ pub(crate) fn load_text(
                  use --dotenv instead. Ignored",
                 Some(entry.key_location.clone()),
             )),
+            // A section a registered plugin decodes itself: kept raw, and
+            // the plugin reports its problems while it plans.
+            name if opts.plugin_sections.iter().any(|s| s == name) => {
+                config.sections.insert(name.to_owned(), entry.value.clone());
+            }
             name => {
                 let message = if NOT_YET_SUPPORTED.contains(&name) {
                     format!("section {name} is not supported yet by Coyote (kept as raw YAML)")
@@ -168,9 +175,7 @@ pub(crate) fn load_text(
                     message,
                     Some(entry.key_location.clone()),
                 ));
-                config
-                    .unsupported
-                    .insert(name.to_owned(), entry.value.clone());
+                config.sections.insert(name.to_owned(), entry.value.clone());
             }
         }
     }

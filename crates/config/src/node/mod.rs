@@ -163,13 +163,25 @@ impl Node {
 
     /// Decodes this node into `T` with the same rules as the built-in
     /// sections: weak typing as in RoadRunner (`"4"` is a fine integer, a
-    /// single string is a one-element list), Go durations through
-    /// [`parse_duration`](crate::parse_duration) for fields that use it, every
-    /// bad key collected. `path` names the node in messages (e.g. `jobs`).
+    /// single string is a list split on commas), keys matched ignoring case,
+    /// `null` the same as an absent key, RoadRunner's defaults through
+    /// `serde(default)`, Go durations through
+    /// [`parse_duration`](crate::parse_duration) for fields that use it.
+    /// `path` names the node in messages (a plugin passes its section name,
+    /// `greeter`), so problems read `greeter.pool.num_workers`.
+    ///
+    /// Every bad value is collected, not just the first, each with its dotted
+    /// path and the position of its key (or list item). Problems about the
+    /// node as a whole (not a mapping, a missing required field) are reported
+    /// at the node's own position: for a mapping, its first key.
     ///
     /// Returns the value and the warnings (unknown keys, ...), each formatted
-    /// like a [`Problem`](crate::Problem). Meant for later crates that type a section kept raw
-    /// in [`Config::unsupported`](crate::Config::unsupported).
+    /// like a [`Problem`](crate::Problem) (`file:line:col: path: message`).
+    /// Meant for plugins that type a section kept raw in
+    /// [`Config::sections`](crate::Config::sections).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] with every problem found (never empty).
     pub fn decode<T: DeserializeOwned>(&self, path: &str) -> Result<(T, Vec<String>), ConfigError> {
         let decoded = crate::de::decode::<T>(self, path, &self.location);
         match decoded.value {

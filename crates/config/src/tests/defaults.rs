@@ -116,7 +116,7 @@ fn defaults_of_every_section() {
     assert_eq!(c.endure.log_level, LogLevel::Error);
     assert!(!c.endure.print_graph);
     assert_eq!(c.endure.watchdog_sec, 0);
-    assert!(c.unsupported.is_empty());
+    assert!(c.sections.is_empty());
 }
 
 #[test]

@@ -7,7 +7,7 @@ mod expansion;
 mod http;
 mod include;
 mod overrides;
-mod raw_sections;
+mod plugin_sections;
 mod sections;
 mod server;
 mod version;

@@ -69,7 +69,7 @@ fn unknown_sections_and_keys_warn() {
              Coyote; use --dotenv instead. Ignored",
         ]
     );
-    assert!(loaded.config.unsupported.contains_key("foo"));
+    assert!(loaded.config.sections.contains_key("foo"));
     assert!(loaded.config.has_section("jobs"));
     assert!(!loaded.config.has_section("kv"));
 }
