@@ -94,7 +94,22 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub(crate) fn new(
+    /// A problem of `kind` at the dotted key `path` (`http.static.dir`; empty
+    /// for the whole file), with `message` saying what is wrong, at
+    /// `location` (usually [`Node::locate`](crate::Node::locate) of `path` in
+    /// the loaded tree). For plugins that check their section themselves
+    /// and report like the loader does:
+    ///
+    /// ```
+    /// use coyote_config::{Config, LoadOptions, Problem, ProblemKind};
+    ///
+    /// let yaml = "version: \"3\"\ngreeter:\n  greeting: \"\"\n";
+    /// let tree = Config::from_str(yaml, &LoadOptions::default()).unwrap().tree;
+    /// let path = "greeter.greeting";
+    /// let p = Problem::new(ProblemKind::Invalid, path, "must not be empty", tree.locate(path));
+    /// assert_eq!(p.to_string(), "<string>:3:3: greeter.greeting: must not be empty");
+    /// ```
+    pub fn new(
         kind: ProblemKind,
         path: impl Into<String>,
         message: impl Into<String>,

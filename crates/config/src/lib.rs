@@ -25,12 +25,14 @@
 //!
 //! # Layout
 //! - `lib.rs`: [`Config`], [`LoadOptions`], [`Loaded`], the entry points.
-//! - `load.rs`: the pipeline (version, includes, expansion, overrides,
+//! - `load/`: the pipeline (version, includes, expansion, overrides,
 //!   sections, validation).
-//! - `node.rs`: [`Node`], a YAML tree that keeps positions (parsed with
-//!   yaml-rust2's event API).
-//! - `de.rs`: a serde deserializer over [`Node`], weakly typed like
-//!   RoadRunner's decoder, that collects every error with its path.
+//! - `node/`: [`Node`], a YAML tree that keeps positions: parsing (with
+//!   yaml-rust2's event API), scalar resolution, lookups by dotted path,
+//!   edits (overrides, include merging, expansion).
+//! - `de/`: a serde deserializer over [`Node`], weakly typed like
+//!   RoadRunner's decoder, that collects every error with its path (one
+//!   file per serde access: maps, sequences, enums; weak scalar rules).
 //! - `validate.rs`: cross-key checks and "0 means default" rules.
 //! - `env.rs`: `${VAR}` expansion and dotenv files.
 //! - `duration.rs`: Go durations; `addr.rs`: listen addresses and relays;
@@ -38,10 +40,17 @@
 //! - `sections/`: one module per typed section (`server`, `pool`, `http`,
 //!   `rpc`, `logs`, `metrics`, `status`, `endure`).
 //! - `error.rs`: [`ConfigError`], [`Problem`], [`Location`].
+//! - `tests/`: tests of the whole pipeline, one file per topic.
 //!
 //! # Rules worth knowing
-//! - `version: "3"` is required (a string). `include: [files]` merges files
-//!   over the root, in order, maps key by key.
+//! - `version` is required and must be a string. `-o` overrides count (they
+//!   apply before the version check, as in RoadRunner), so an empty file
+//!   plus `-o version=3 -o server.command=php,worker.php -o http.address=...`
+//!   (how Laravel Octane starts RoadRunner) is a configuration. Any version
+//!   other than `"3"` (`"2.7"`) warns, and the file is read as version 3.
+//! - `include: [files]` merges files over the root, in order, maps key by
+//!   key; an included file must have the root's version. Overrides win over
+//!   included values.
 //! - Values (never keys) are expanded: `$VAR`, `${VAR}`, `${VAR:-default}`
 //!   (the default applies when the variable is unset or empty). The
 //!   environment is [`LoadOptions::env`], never the process environment;
@@ -49,7 +58,9 @@
 //! - Typing is weak as in RoadRunner: `"4"` is an integer, a string where a
 //!   list is expected is split on commas (`-o server.command=php,worker.php`,
 //!   as Laravel Octane passes it), `null` is the same as an absent key.
-//!   Unknown keys and sections produce warnings, not errors.
+//!   Unknown keys and sections produce warnings, not errors; a section that
+//!   a registered plugin consumes ([`LoadOptions::plugin_sections`]) is kept
+//!   raw for it ([`Config::sections`], [`Node::decode`]) without one.
 //! - A command given as one string (or a one-element list) is split on
 //!   whitespace (`php worker.php`); there is no shell quoting. Beware that a
 //!   comma inside a one-string command splits it too, exactly as in
@@ -103,9 +114,10 @@ pub struct LoadOptions {
     /// real environment wins, as in RoadRunner). A relative path is relative
     /// to the process's current directory.
     pub dotenv: Option<PathBuf>,
-    /// `-o dotted.key=value` overrides, applied in order after expansion.
-    /// The value's surrounding quotes are stripped and the value is expanded;
-    /// missing intermediate mappings are created.
+    /// `-o dotted.key=value` overrides, applied in order after includes and
+    /// expansion (so they win over both); `version` overrides count for the
+    /// version check. The value's surrounding quotes are stripped and the
+    /// value is expanded; missing intermediate mappings are created.
     pub overrides: Vec<String>,
     /// The working directory (`-w`): `include` entries and the files named
     /// by `http.ssl` are resolved against it. `None` means the configuration
@@ -113,6 +125,15 @@ pub struct LoadOptions {
     /// the process's current directory for [`Config::from_str`], where file
     /// existence is then not checked.
     pub working_dir: Option<PathBuf>,
+    /// Names of top-level sections that a registered plugin decodes itself
+    /// (the host passes its plugins' names). Those the crate does not type
+    /// are kept raw in [`Config::sections`] without a warning; the plugin
+    /// decodes them with [`Node::decode`] and reports their problems.
+    /// Untyped sections not listed here still warn ("section jobs is not
+    /// supported yet", "unknown section foo"). Typed sections (`http`,
+    /// `rpc`, ...) are decoded and checked by the crate whether listed or
+    /// not.
+    pub plugin_sections: Vec<String>,
 }
 
 /// A loaded configuration with what was worth telling about it.
@@ -122,8 +143,9 @@ pub struct Loaded {
     pub config: Config,
     /// Non-fatal findings, formatted like problems
     /// (`.rr.yaml:3:1: section jobs is not supported yet by Coyote ...`):
-    /// unknown or unsupported sections, unknown keys, deprecated keys, unset
-    /// variables, values clamped to RoadRunner's limits.
+    /// sections neither typed nor consumed by a plugin, unknown keys,
+    /// deprecated keys, unset variables, old versions, values clamped to
+    /// RoadRunner's limits.
     pub warnings: Vec<String>,
     /// The whole configuration after includes, expansion and overrides
     /// (what RoadRunner's `rpc.Config` returns, as JSON via serde).
@@ -134,7 +156,8 @@ pub struct Loaded {
 /// `None` means the section is absent (or null) and the plugin is off.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Config {
-    /// Always `"3"`.
+    /// The version Coyote read the file as: always `"3"` (a file that says
+    /// `"2.7"` is read as version 3, with a warning).
     pub version: String,
     /// How workers are started.
     pub server: Option<ServerConfig>,
@@ -150,9 +173,11 @@ pub struct Config {
     pub status: Option<StatusConfig>,
     /// Shutdown grace and container options (always present).
     pub endure: EndureConfig,
-    /// Sections Coyote does not type (yet), raw, by name: `jobs`, `kv`,
-    /// `grpc`, ... and unknown ones. Decode them with [`Node::decode`].
-    pub unsupported: BTreeMap<String, Node>,
+    /// The raw nodes of every top-level section the crate does not type, by
+    /// name: sections of plugins ([`LoadOptions::plugin_sections`]) such as
+    /// `jobs`, `kv` or `greeter`, and unknown ones. Decode them with
+    /// [`Node::decode`].
+    pub sections: BTreeMap<String, Node>,
 }
 
 impl Config {
@@ -189,7 +214,7 @@ impl Config {
             "metrics" => self.metrics.is_some(),
             "status" => self.status.is_some(),
             "logs" | "endure" | "version" => true,
-            other => self.unsupported.get(other).is_some_and(|n| !n.is_null()),
+            other => self.sections.get(other).is_some_and(|n| !n.is_null()),
         }
     }
 
@@ -229,8 +254,9 @@ impl Config {
 #[cfg(test)]
 mod tests;
 
-/// Loads `bytes` as a configuration file (with a fixed environment and one
-/// override) and checks that the loader answers with a config or an error,
+/// Loads `bytes` as a configuration file (with a fixed environment, one
+/// override and one plugin section), looks keys up and decodes the plugin
+/// section, and checks that the loader answers with a config or an error,
 /// never a panic, and that every error names at least one problem. Shared
 /// by the cargo-fuzz target and a stable property test.
 pub fn fuzz_load(bytes: &[u8]) {
@@ -240,11 +266,17 @@ pub fn fuzz_load(bytes: &[u8]) {
     let opts = LoadOptions {
         env: HashMap::from([("WORKERS".to_owned(), "4".to_owned())]),
         overrides: vec!["http.pool.debug=false".to_owned()],
+        plugin_sections: vec!["jobs".to_owned()],
         ..LoadOptions::default()
     };
     match Config::from_str(text, &opts) {
         Ok(loaded) => {
             let _ = loaded.config.has_section("http");
+            let _ = loaded.tree.locate("http.pool.supervisor.ttl");
+            let _ = loaded.tree.locate("jobs.pipelines[0].queue");
+            if let Some(jobs) = loaded.config.sections.get("jobs") {
+                let _ = jobs.decode::<BTreeMap<String, Vec<String>>>("jobs");
+            }
         }
         Err(ConfigError::Invalid { problems }) => assert!(!problems.is_empty()),
         Err(other) => {

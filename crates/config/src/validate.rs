@@ -44,14 +44,14 @@ impl<'a> Validator<'a> {
         if self.already_reported(path) {
             return;
         }
-        let location = Some(self.tree.locate(path));
+        let location = self.tree.locate(path);
         self.errors
             .push(Problem::new(kind, path, message, location));
     }
 
     /// A warning at `path`.
     pub(crate) fn warn(&mut self, path: &str, message: impl Into<String>) {
-        let location = Some(self.tree.locate(path));
+        let location = self.tree.locate(path);
         self.warnings
             .push(Problem::new(ProblemKind::Warning, path, message, location));
     }

@@ -36,6 +36,7 @@ pub fn load(global: &Global) -> Result<(Loaded, PathBuf), Failure> {
             dotenv: global.dotenv.clone(),
             overrides: global.overrides.clone(),
             working_dir: Some(working_dir.clone()),
+            ..LoadOptions::default()
         },
     )
     .map_err(config_failure)?;
