@@ -18,7 +18,7 @@ struct WorkerList {
 
 /// The RPC address from the config the server was started with.
 fn rpc_address(global: &Global) -> Result<String, Failure> {
-    let (loaded, _) = crate::serve::load(global)?;
+    let (loaded, _) = crate::serve::load(global, Vec::new())?;
     loaded
         .config
         .rpc

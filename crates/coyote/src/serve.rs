@@ -14,7 +14,9 @@ use crate::cli::Global;
 use crate::{config_failure, runtime_failure, Failure};
 
 /// Loads `-c FILE` with the process environment, `--dotenv` and `-o`.
-pub fn load(global: &Global) -> Result<(Loaded, PathBuf), Failure> {
+/// `plugin_sections` are the sections the registered plugins decode
+/// themselves (not warned about as unknown).
+pub fn load(global: &Global, plugin_sections: Vec<String>) -> Result<(Loaded, PathBuf), Failure> {
     let config_path = std::path::absolute(&global.config)
         .with_context(|| format!("config path {}", global.config.display()))
         .map_err(config_failure)?;
@@ -36,7 +38,7 @@ pub fn load(global: &Global) -> Result<(Loaded, PathBuf), Failure> {
             dotenv: global.dotenv.clone(),
             overrides: global.overrides.clone(),
             working_dir: Some(working_dir.clone()),
-            ..LoadOptions::default()
+            plugin_sections,
         },
     )
     .map_err(config_failure)?;
@@ -46,13 +48,23 @@ pub fn load(global: &Global) -> Result<(Loaded, PathBuf), Failure> {
 /// Plans every plugin (exit 3 on any problem, before anything runs), then
 /// runs the server until a stop signal (or a fatal error).
 pub fn run(global: &Global, host: Host, report: Option<PathBuf>) -> Result<(), Failure> {
-    let (loaded, working_dir) = load(global)?;
+    let (loaded, working_dir) = load(global, host.sections())?;
     // Relative paths in the config (static dir, uploads dir, unix sockets)
     // are relative to the working directory, as with `rr`.
     std::env::set_current_dir(&working_dir)
         .with_context(|| format!("cannot enter working dir {}", working_dir.display()))
         .map_err(config_failure)?;
-    let plan = host.plan(&loaded, &working_dir).map_err(config_failure)?;
+    let plan = match host.plan(&loaded, &working_dir) {
+        Ok(plan) => plan,
+        Err(problems) => {
+            // Logging is not set up yet; the warnings may explain the
+            // problems (a typo in a key, an old version), so they go first.
+            for warning in &loaded.warnings {
+                eprintln!("coyote: warning: {warning}");
+            }
+            return Err(config_failure(problems));
+        }
+    };
     logging::init(
         &loaded.config.logs,
         logging::Overrides {

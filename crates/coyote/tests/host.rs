@@ -315,3 +315,45 @@ fn a_worker_that_cannot_boot_stops_the_server_with_its_output() {
         began.elapsed()
     );
 }
+
+#[test]
+fn an_empty_config_with_overrides_starts_as_laravel_octane_does_it() {
+    let command = format!(
+        "server.command={},{}",
+        php(),
+        repo_root()
+            .join("crates/coyote/tests/workers/hang.php")
+            .display()
+    );
+    let args = [
+        "-o",
+        "version=3",
+        "-o",
+        &command,
+        "-o",
+        "http.address=127.0.0.1:0",
+        "-o",
+        "http.pool.num_workers=1",
+    ];
+    let mut server = Server::start(BIN, "", &args).unwrap();
+    server.wait_ready();
+    assert_eq!(http_get(server.port("http", "http"), "/").0, 200);
+    let status = server.terminate(Duration::from_secs(20)).unwrap();
+    assert!(status.success(), "{}", server.output());
+}
+
+#[test]
+fn an_old_config_version_warns_and_runs_as_version_3() {
+    let config = format!(
+        "version: \"2.7\"\nserver:\n  command: \"{}\"\nhttp:\n  address: 127.0.0.1:0\n  pool:\n    num_workers: 1\n",
+        hang_worker()
+    );
+    let mut server = Server::start(BIN, &config, &[]).unwrap();
+    server.wait_ready();
+    let out = server.output();
+    assert!(
+        out.contains(".rr.yaml:1:10") && out.contains("version 3"),
+        "{out}"
+    );
+    assert_eq!(http_get(server.port("http", "http"), "/").0, 200);
+}

@@ -137,37 +137,10 @@ impl<'a> Plan<'a> {
     }
 }
 
-/// The position of the dotted key `path` in `tree` (`a.b[2].c`), or of its
-/// nearest present parent.
+/// The position of the dotted key `path` in `tree`, or of its nearest
+/// present parent (the document for an empty path).
 pub(crate) fn locate(tree: &Node, path: &str) -> Option<Location> {
-    let mut node = tree;
-    let mut found = None;
-    for seg in path.split('.').filter(|s| !s.is_empty()) {
-        let (key, index) = match seg.split_once('[') {
-            Some((key, rest)) => (key, rest.trim_end_matches(']').parse::<usize>().ok()),
-            None => (seg, None),
-        };
-        let Some(entry) = node.as_map().and_then(|entries| {
-            entries
-                .iter()
-                .rev()
-                .find(|e| e.key().eq_ignore_ascii_case(key))
-        }) else {
-            break;
-        };
-        found = Some(entry.key_location().clone());
-        node = entry.value();
-        if let Some(i) = index {
-            match node.as_seq().and_then(|items| items.get(i)) {
-                Some(item) => {
-                    found = Some(item.location().clone());
-                    node = item;
-                }
-                None => break,
-            }
-        }
-    }
-    found.or_else(|| Some(tree.location().clone()))
+    tree.locate(path).or_else(|| Some(tree.location().clone()))
 }
 
 #[cfg(test)]
