@@ -49,7 +49,7 @@ impl Backoff {
         &mut self,
         error: &std::io::Error,
         stop: &CancellationToken,
-        listener: &dyn Display,
+        listener: &(dyn Display + Sync),
     ) -> bool {
         if is_per_connection(error) && self.immediate < IMMEDIATE_RETRIES {
             self.immediate += 1;

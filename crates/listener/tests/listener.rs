@@ -181,3 +181,20 @@ async fn accept_returns_none_once_stop_fires() {
         .unwrap()
         .is_some());
 }
+
+#[test]
+fn accepting_can_run_on_any_worker_thread() {
+    fn send<T: Send>(_: &T) {}
+    let stop = CancellationToken::new();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime
+        .block_on(Listener::bind(&Address::Tcp("127.0.0.1:0".into())))
+        .unwrap();
+    send(&listener.accept(&stop));
+    send(&listener);
+    fn sync<T: Sync>(_: &T) {}
+    sync(&listener);
+}

@@ -2,14 +2,13 @@
 //! pipes, or a TCP / unix connection the worker opened to the pool.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+use coyote_listener::{Address, Listener, LocalAddr};
 use goridge::{flags, Frame, FrameError, Options};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -203,57 +202,29 @@ impl RelayListener {
             address: address.to_env(None),
             source,
         };
-        let env_address = match address {
+        let bind = match address {
             RelayAddress::Pipes => {
                 return Err(listen_err(std::io::Error::other("pipes need no listener")))
             }
-            RelayAddress::Tcp(addr) => {
-                let listener = Arc::new(TcpListener::bind(addr).await.map_err(listen_err)?);
-                let local = listener.local_addr().map_err(listen_err)?;
-                let slots = slots.clone();
-                tracker.spawn(accept_loop(
-                    move || {
-                        let listener = listener.clone();
-                        async move {
-                            let (stream, _) = listener.accept().await?;
-                            stream.set_nodelay(true)?;
-                            let (r, w) = stream.into_split();
-                            Ok((Box::new(r) as Reader, Box::new(w) as Writer))
-                        }
-                    },
-                    slots,
-                    max_payload,
-                    partial_timeout,
-                    cancel,
-                ));
-                address.to_env(Some(&local.to_string()))
-            }
-            RelayAddress::Unix(path) => {
-                remove_stale_socket(path);
-                let listener = Arc::new(UnixListener::bind(path).map_err(listen_err)?);
-                let slots = slots.clone();
-                let cleanup = path.clone();
-                tracker.spawn(async move {
-                    accept_loop(
-                        move || {
-                            let listener = listener.clone();
-                            async move {
-                                let (stream, _) = listener.accept().await?;
-                                let (r, w) = stream.into_split();
-                                Ok((Box::new(r) as Reader, Box::new(w) as Writer))
-                            }
-                        },
-                        slots,
-                        max_payload,
-                        partial_timeout,
-                        cancel,
-                    )
-                    .await;
-                    let _ = std::fs::remove_file(cleanup);
-                });
-                address.to_env(None)
-            }
+            RelayAddress::Tcp(addr) => Address::Tcp(addr.clone()),
+            RelayAddress::Unix(path) => Address::Unix(path.clone()),
         };
+        // Stale sockets, backoff on accept errors, TCP_NODELAY and removing
+        // the socket file at the end are the listener's.
+        let listener = Listener::bind(&bind)
+            .await
+            .map_err(|e| listen_err(e.into()))?;
+        let env_address = match listener.local_addr() {
+            LocalAddr::Tcp(local) => address.to_env(Some(&local.to_string())),
+            LocalAddr::Unix(_) => address.to_env(None),
+        };
+        tracker.spawn(accept_loop(
+            listener,
+            slots.clone(),
+            max_payload,
+            partial_timeout,
+            cancel,
+        ));
         Ok(Self { slots, env_address })
     }
 
@@ -295,45 +266,24 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Removes a leftover unix socket (never a regular file), as RoadRunner does.
-fn remove_stale_socket(path: &PathBuf) {
-    use std::os::unix::fs::FileTypeExt;
-    if let Ok(meta) = std::fs::symlink_metadata(path) {
-        if meta.file_type().is_socket() {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
-async fn accept_loop<F, Fut>(
-    accept: F,
+async fn accept_loop(
+    listener: Listener,
     slots: Arc<Mutex<HashMap<u32, Slot>>>,
     max_payload: usize,
     partial_timeout: Duration,
     cancel: CancellationToken,
-) where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = std::io::Result<(Reader, Writer)>>,
-{
+) {
     // Handshakes run one at a time on this task: each is two small frames
     // from a process that just connected, and a worker that stalls is cut
     // off by the timeout, so a dedicated task per connection buys nothing.
-    loop {
-        let accepted = tokio::select! {
-            () = cancel.cancelled() => return,
-            accepted = accept() => accepted,
-        };
-        let (reader, writer) = match accepted {
-            Ok(pair) => pair,
-            Err(e) => {
-                tracing::warn!(error = %e, "relay accept failed");
-                tokio::select! {
-                    () = cancel.cancelled() => return,
-                    () = tokio::time::sleep(Duration::from_millis(50)) => continue,
-                }
-            }
-        };
-        let mut relay = Relay::new(reader, writer, max_payload, partial_timeout);
+    while let Some((stream, _)) = listener.accept(&cancel).await {
+        let (reader, writer) = stream.into_split();
+        let mut relay = Relay::new(
+            Box::new(reader),
+            Box::new(writer),
+            max_payload,
+            partial_timeout,
+        );
         let pid = tokio::select! {
             () = cancel.cancelled() => return,
             r = tokio::time::timeout(partial_timeout, relay.handshake()) => r,
