@@ -1,13 +1,15 @@
 //! The small HTTP endpoints plugins expose (`status`, `metrics`): one
-//! accept loop with the listener rules every listener follows (backoff on
-//! accept errors, graceful stop) and a header-read deadline that also
-//! closes idle keep-alive connections, so a silent client holds nothing.
+//! accept loop with the rules every listener follows (a
+//! [`coyote_listener::Listener`]: backoff on accept errors, graceful
+//! stop) and a header-read deadline that also closes idle keep-alive
+//! connections, so a silent client holds nothing.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use coyote_listener::Listener;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -35,25 +37,15 @@ pub async fn serve_http<F>(
 ) where
     F: Fn(&Request<Incoming>) -> Answer + Send + Sync + 'static,
 {
+    let listener = match Listener::from_tcp(listener) {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(target: "coyote::server", %error, "endpoint not served");
+            return;
+        }
+    };
     let answer = Arc::new(answer);
-    let mut backoff = crate::accept::Backoff::default();
-    loop {
-        let accepted = tokio::select! {
-            () = shutdown.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        let stream = match accepted {
-            Ok((stream, _)) => {
-                backoff.reset();
-                stream
-            }
-            Err(e) => {
-                if !backoff.wait(&e, &shutdown).await {
-                    return;
-                }
-                continue;
-            }
-        };
+    while let Some((stream, _)) = listener.accept(&shutdown).await {
         let answer = answer.clone();
         let shutdown = shutdown.clone();
         tracker.spawn(async move {

@@ -12,9 +12,9 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use coyote_listener::Listener;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Body as _;
 use hyper::header::{HeaderName, HeaderValue};
@@ -68,47 +68,28 @@ pub async fn serve_fcgi(
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
-    loop {
-        let accepted = tokio::select! {
-            () = shutdown.cancelled() => return,
-            accepted = accept(&listener) => accepted,
-        };
-        match accepted {
-            Ok(Accepted::Tcp(stream, peer)) => {
-                let _ = stream.set_nodelay(true);
-                let (r, w) = stream.into_split();
-                tracker.spawn(connection(
-                    r,
-                    w,
-                    Some(peer),
-                    handler.clone(),
-                    shutdown.clone(),
-                ));
-            }
-            Ok(Accepted::Unix(stream)) => {
-                let (r, w) = stream.into_split();
-                tracker.spawn(connection(r, w, None, handler.clone(), shutdown.clone()));
-            }
-            Err(e) => {
-                tracing::warn!(target: "coyote::http", error = %e, "fcgi accept failed");
-                tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    () = tokio::time::sleep(Duration::from_millis(50)) => {}
-                }
-            }
+    // Backoff on accept errors (EMFILE never spins) and the stop come
+    // from the listener; TCP_NODELAY is set on every TCP connection.
+    let listener = match listener {
+        FcgiListener::Tcp(l) => Listener::from_tcp(l),
+        FcgiListener::Unix(l) => Listener::from_unix(l),
+    };
+    let listener = match listener {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(target: "coyote::http", %error, "not serving FastCGI");
+            return;
         }
-    }
-}
-
-enum Accepted {
-    Tcp(tokio::net::TcpStream, SocketAddr),
-    Unix(tokio::net::UnixStream),
-}
-
-async fn accept(listener: &FcgiListener) -> std::io::Result<Accepted> {
-    match listener {
-        FcgiListener::Tcp(l) => l.accept().await.map(|(s, p)| Accepted::Tcp(s, p)),
-        FcgiListener::Unix(l) => l.accept().await.map(|(s, _)| Accepted::Unix(s)),
+    };
+    while let Some((stream, peer)) = listener.accept(&shutdown).await {
+        let (r, w) = stream.into_split();
+        tracker.spawn(connection(
+            r,
+            w,
+            peer.socket_addr(),
+            handler.clone(),
+            shutdown.clone(),
+        ));
     }
 }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use coyote_listener::{Listener, Peer, Stream};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, HOST, LOCATION};
@@ -43,26 +44,22 @@ async fn accept_loop<F, Fut>(
     F: Fn(SteeredStream, SocketAddr) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let serve_one = Arc::new(serve_one);
-    loop {
-        let accepted = tokio::select! {
-            () = shutdown.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                let _ = stream.set_nodelay(true);
-                placement.run(&tracker, stream, peer, &serve_one);
-            }
-            Err(e) => {
-                // Usually EMFILE: back off instead of spinning.
-                tracing::warn!(target: "coyote::http", error = %e, "accept failed");
-                tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    () = tokio::time::sleep(Duration::from_millis(50)) => {}
-                }
-            }
+    // Backoff on accept errors (EMFILE never spins) and the stop come
+    // from the listener; TCP_NODELAY is set on every connection.
+    let listener = match Listener::from_tcp(listener) {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(target: "coyote::http", %error, "not serving this listener");
+            return;
         }
+    };
+    let serve_one = Arc::new(serve_one);
+    while let Some((stream, peer)) = listener.accept(&shutdown).await {
+        // A TCP listener accepts only TCP connections.
+        let (Stream::Tcp(stream), Peer::Tcp(peer)) = (stream, peer) else {
+            continue;
+        };
+        placement.run(&tracker, stream, peer, &serve_one);
     }
 }
 

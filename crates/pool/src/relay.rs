@@ -2,15 +2,15 @@
 //! pipes, or a TCP / unix connection the worker opened to the pool.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+use coyote_listener::{Address, Listener, LocalAddr, Peer};
 use goridge::{flags, Frame, FrameError, Options};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, UnixListener};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -180,17 +180,39 @@ enum Slot {
     Arrived(Relay, Instant),
 }
 
+/// Handshakes running at once on one relay listener. Each is two small
+/// frames from a process that just connected; the bound only matters
+/// when something other than workers connects, and then further
+/// connections wait in the listen backlog instead of costing a task each.
+const MAX_HANDSHAKES: usize = 64;
+
+/// A handshake finished but never claimed is dropped after this.
+const UNCLAIMED: Duration = Duration::from_secs(120);
+
 /// The listening side of the tcp / unix relays: accepts worker
-/// connections, does the handshake, and hands each connection to the spawn
-/// waiting for that pid.
+/// connections, runs each handshake on its own task, and hands each
+/// connection to the spawn waiting for that pid.
 pub(crate) struct RelayListener {
-    slots: Arc<Mutex<HashMap<u32, Slot>>>,
+    shared: Arc<Shared>,
     /// The address workers are told to connect to (port 0 resolved).
     env_address: String,
 }
 
+/// What the accept loop, the handshakes and the spawns share.
+struct Shared {
+    slots: Mutex<HashMap<u32, Slot>>,
+    /// How long one connection may take over its handshake, in
+    /// nanoseconds: as long as a spawn waits for its worker to connect
+    /// (`relay_timeout`, which every claim carries), `stream_timeout`
+    /// until the first claim.
+    handshake_timeout: AtomicU64,
+    max_payload: usize,
+    partial_timeout: Duration,
+}
+
 impl RelayListener {
-    /// Binds `address` and starts the accept loop on `tracker`.
+    /// Binds `address` and starts the accept loop on `tracker`; the
+    /// handshakes run there too, each on its own task, until `cancel`.
     pub(crate) async fn bind(
         address: &RelayAddress,
         max_payload: usize,
@@ -198,63 +220,42 @@ impl RelayListener {
         tracker: &TaskTracker,
         cancel: CancellationToken,
     ) -> Result<Self, SpawnError> {
-        let slots: Arc<Mutex<HashMap<u32, Slot>>> = Arc::default();
         let listen_err = |source| SpawnError::Listen {
             address: address.to_env(None),
             source,
         };
-        let env_address = match address {
+        let bind = match address {
             RelayAddress::Pipes => {
                 return Err(listen_err(std::io::Error::other("pipes need no listener")))
             }
-            RelayAddress::Tcp(addr) => {
-                let listener = Arc::new(TcpListener::bind(addr).await.map_err(listen_err)?);
-                let local = listener.local_addr().map_err(listen_err)?;
-                let slots = slots.clone();
-                tracker.spawn(accept_loop(
-                    move || {
-                        let listener = listener.clone();
-                        async move {
-                            let (stream, _) = listener.accept().await?;
-                            stream.set_nodelay(true)?;
-                            let (r, w) = stream.into_split();
-                            Ok((Box::new(r) as Reader, Box::new(w) as Writer))
-                        }
-                    },
-                    slots,
-                    max_payload,
-                    partial_timeout,
-                    cancel,
-                ));
-                address.to_env(Some(&local.to_string()))
-            }
-            RelayAddress::Unix(path) => {
-                remove_stale_socket(path);
-                let listener = Arc::new(UnixListener::bind(path).map_err(listen_err)?);
-                let slots = slots.clone();
-                let cleanup = path.clone();
-                tracker.spawn(async move {
-                    accept_loop(
-                        move || {
-                            let listener = listener.clone();
-                            async move {
-                                let (stream, _) = listener.accept().await?;
-                                let (r, w) = stream.into_split();
-                                Ok((Box::new(r) as Reader, Box::new(w) as Writer))
-                            }
-                        },
-                        slots,
-                        max_payload,
-                        partial_timeout,
-                        cancel,
-                    )
-                    .await;
-                    let _ = std::fs::remove_file(cleanup);
-                });
-                address.to_env(None)
-            }
+            RelayAddress::Tcp(addr) => Address::Tcp(addr.clone()),
+            RelayAddress::Unix(path) => Address::Unix(path.clone()),
         };
-        Ok(Self { slots, env_address })
+        // Stale sockets, backoff on accept errors, TCP_NODELAY and removing
+        // the socket file at the end are the listener's.
+        let listener = Listener::bind(&bind)
+            .await
+            .map_err(|e| listen_err(e.into()))?;
+        let env_address = match listener.local_addr() {
+            LocalAddr::Tcp(local) => address.to_env(Some(&local.to_string())),
+            LocalAddr::Unix(_) => address.to_env(None),
+        };
+        let shared = Arc::new(Shared {
+            slots: Mutex::default(),
+            handshake_timeout: AtomicU64::new(nanos(partial_timeout)),
+            max_payload,
+            partial_timeout,
+        });
+        tracker.spawn(accept_loop(
+            listener,
+            shared.clone(),
+            tracker.clone(),
+            cancel,
+        ));
+        Ok(Self {
+            shared,
+            env_address,
+        })
     }
 
     /// `RR_RELAY` for workers of this listener.
@@ -262,10 +263,14 @@ impl RelayListener {
         &self.env_address
     }
 
-    /// Waits for the process `pid` to connect and complete the handshake.
+    /// Waits for the process `pid` to connect and complete the handshake,
+    /// at most `timeout` (`relay_timeout`).
     pub(crate) async fn claim(&self, pid: u32, timeout: Duration) -> Result<Relay, SpawnError> {
+        self.shared
+            .handshake_timeout
+            .store(nanos(timeout), Ordering::Relaxed);
         let rx = {
-            let mut slots = lock(&self.slots);
+            let mut slots = lock(&self.shared.slots);
             match slots.remove(&pid) {
                 Some(Slot::Arrived(relay, _)) => return Ok(relay),
                 Some(Slot::Waiting(_)) | None => {
@@ -279,7 +284,7 @@ impl RelayListener {
         match result {
             Ok(Ok(relay)) => Ok(relay),
             Ok(Err(_)) | Err(_) => {
-                lock(&self.slots).remove(&pid);
+                lock(&self.shared.slots).remove(&pid);
                 Err(SpawnError::Timeout(timeout))
             }
         }
@@ -287,71 +292,21 @@ impl RelayListener {
 
     /// Forgets a pid whose process died before connecting.
     pub(crate) fn forget(&self, pid: u32) {
-        lock(&self.slots).remove(&pid);
+        lock(&self.shared.slots).remove(&pid);
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Removes a leftover unix socket (never a regular file), as RoadRunner does.
-fn remove_stale_socket(path: &PathBuf) {
-    use std::os::unix::fs::FileTypeExt;
-    if let Ok(meta) = std::fs::symlink_metadata(path) {
-        if meta.file_type().is_socket() {
-            let _ = std::fs::remove_file(path);
-        }
+impl Shared {
+    fn handshake_timeout(&self) -> Duration {
+        Duration::from_nanos(self.handshake_timeout.load(Ordering::Relaxed))
     }
-}
 
-async fn accept_loop<F, Fut>(
-    accept: F,
-    slots: Arc<Mutex<HashMap<u32, Slot>>>,
-    max_payload: usize,
-    partial_timeout: Duration,
-    cancel: CancellationToken,
-) where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = std::io::Result<(Reader, Writer)>>,
-{
-    // Handshakes run one at a time on this task: each is two small frames
-    // from a process that just connected, and a worker that stalls is cut
-    // off by the timeout, so a dedicated task per connection buys nothing.
-    loop {
-        let accepted = tokio::select! {
-            () = cancel.cancelled() => return,
-            accepted = accept() => accepted,
-        };
-        let (reader, writer) = match accepted {
-            Ok(pair) => pair,
-            Err(e) => {
-                tracing::warn!(error = %e, "relay accept failed");
-                tokio::select! {
-                    () = cancel.cancelled() => return,
-                    () = tokio::time::sleep(Duration::from_millis(50)) => continue,
-                }
-            }
-        };
-        let mut relay = Relay::new(reader, writer, max_payload, partial_timeout);
-        let pid = tokio::select! {
-            () = cancel.cancelled() => return,
-            r = tokio::time::timeout(partial_timeout, relay.handshake()) => r,
-        };
-        let pid = match pid {
-            Ok(Ok(pid)) => pid,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "relay connection failed the handshake");
-                continue;
-            }
-            Err(_) => {
-                tracing::warn!("relay connection sent no handshake in time");
-                continue;
-            }
-        };
-        let mut slots = lock(&slots);
+    /// Hands a connection that completed its handshake to the spawn
+    /// waiting for `pid`, or keeps it until that spawn claims it.
+    fn arrived(&self, pid: u32, relay: Relay) {
+        let mut slots = lock(&self.slots);
         slots.retain(|_, slot| match slot {
-            Slot::Arrived(_, at) => at.elapsed() < Duration::from_secs(120),
+            Slot::Arrived(_, at) => at.elapsed() < UNCLAIMED,
             Slot::Waiting(tx) => !tx.is_closed(),
         });
         match slots.remove(&pid) {
@@ -363,6 +318,76 @@ async fn accept_loop<F, Fut>(
             _ => {
                 slots.insert(pid, Slot::Arrived(relay, Instant::now()));
             }
+        }
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Accepts worker connections until `cancel`, each handshake on its own
+/// task (so one connection that never answers holds up no other), at
+/// most [`MAX_HANDSHAKES`] at once.
+async fn accept_loop(
+    listener: Listener,
+    shared: Arc<Shared>,
+    tracker: TaskTracker,
+    cancel: CancellationToken,
+) {
+    let running = Arc::new(Semaphore::new(MAX_HANDSHAKES));
+    loop {
+        let permit = tokio::select! {
+            () = cancel.cancelled() => return,
+            permit = running.clone().acquire_owned() => permit,
+        };
+        let Ok(permit) = permit else { return };
+        let Some((stream, peer)) = listener.accept(&cancel).await else {
+            return;
+        };
+        let (reader, writer) = stream.into_split();
+        let relay = Relay::new(
+            Box::new(reader),
+            Box::new(writer),
+            shared.max_payload,
+            shared.partial_timeout,
+        );
+        tracker.spawn(handshake(
+            relay,
+            peer,
+            shared.clone(),
+            cancel.clone(),
+            permit,
+        ));
+    }
+}
+
+/// One connection's handshake, under the handshake timeout; a
+/// connection that fails it is closed.
+async fn handshake(
+    mut relay: Relay,
+    peer: Peer,
+    shared: Arc<Shared>,
+    cancel: CancellationToken,
+    permit: OwnedSemaphorePermit,
+) {
+    let limit = shared.handshake_timeout();
+    let answered = tokio::select! {
+        () = cancel.cancelled() => return,
+        answered = tokio::time::timeout(limit, relay.handshake()) => answered,
+    };
+    drop(permit);
+    match answered {
+        Ok(Ok(pid)) => shared.arrived(pid, relay),
+        Ok(Err(e)) => {
+            tracing::warn!(%peer, error = %e, "relay connection failed the handshake");
+        }
+        Err(_) => {
+            tracing::warn!(%peer, ?limit, "relay connection sent no handshake in time");
         }
     }
 }

@@ -1,15 +1,12 @@
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
+use coyote_listener::{Address, Listener, LocalAddr, ReadHalf, WriteHalf};
 use futures::{SinkExt, StreamExt};
 use goridge::{flags, Frame, FrameCodec};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
@@ -95,11 +92,6 @@ impl Services {
     }
 }
 
-enum Listener {
-    Tcp(TcpListener),
-    Unix(UnixListener, PathBuf),
-}
-
 /// What one RPC listener allows, so that no client can make it buffer
 /// without bound (RoadRunner bounds none of these).
 #[derive(Clone, Copy, Debug)]
@@ -141,26 +133,22 @@ impl RpcServer {
     /// address that is not loopback is accepted with a warning: the RPC
     /// can reset workers and read metrics, so it should stay local.
     pub async fn bind(address: &str) -> Result<Self, RpcError> {
-        if let Some(path) = address.strip_prefix("unix://") {
-            let path = PathBuf::from(path);
-            remove_stale_socket(&path);
-            let listener = UnixListener::bind(&path)?;
-            return Ok(Self {
-                listener: Listener::Unix(listener, path),
-                address: address.to_owned(),
-                limits: RpcLimits::default(),
-            });
-        }
-        let host_port = address.strip_prefix("tcp://").unwrap_or(address);
-        let listener = TcpListener::bind(host_port).await?;
-        let local: SocketAddr = listener.local_addr()?;
-        if !local.ip().is_loopback() {
-            tracing::warn!(target: "coyote::rpc", %local,
-                "rpc listens on a non-loopback address: anyone who can reach it can reset workers");
-        }
+        let listener = Listener::bind(&Address::parse(address))
+            .await
+            .map_err(std::io::Error::from)?;
+        let address = match listener.local_addr() {
+            LocalAddr::Tcp(local) => {
+                if !local.ip().is_loopback() {
+                    tracing::warn!(target: "coyote::rpc", %local,
+                        "rpc listens on a non-loopback address: anyone who can reach it can reset workers");
+                }
+                format!("tcp://{local}")
+            }
+            LocalAddr::Unix(_) => address.to_owned(),
+        };
         Ok(Self {
-            listener: Listener::Tcp(listener),
-            address: format!("tcp://{local}"),
+            listener,
+            address,
             limits: RpcLimits::default(),
         })
     }
@@ -177,17 +165,13 @@ impl RpcServer {
     }
 
     /// Accepts connections until `shutdown`; every connection and call
-    /// runs on `tracker`.
+    /// runs on `tracker`. A unix socket file is removed when this returns.
     pub async fn serve(
         self,
         services: Services,
         shutdown: CancellationToken,
         tracker: TaskTracker,
     ) {
-        let cleanup = match &self.listener {
-            Listener::Unix(_, path) => Some(path.clone()),
-            Listener::Tcp(_) => None,
-        };
         let limits = self.limits;
         let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
         loop {
@@ -196,54 +180,22 @@ impl RpcServer {
                 slot = slots.clone().acquire_owned() => slot,
             };
             let Ok(slot) = slot else { break };
-            let accepted = tokio::select! {
-                () = shutdown.cancelled() => break,
-                accepted = accept(&self.listener) => accepted,
+            // Backoff on accept errors and the stop come from the listener.
+            let Some((stream, _)) = self.listener.accept(&shutdown).await else {
+                break;
             };
-            match accepted {
-                Ok((reader, writer)) => {
-                    let conn = Conn {
-                        services: services.clone(),
-                        shutdown: shutdown.clone(),
-                        tracker: tracker.clone(),
-                        limits,
-                        slots: slots.clone(),
-                    };
-                    tracker.spawn(async move {
-                        conn.serve(reader, writer).await;
-                        drop(slot);
-                    });
-                }
-                Err(e) => {
-                    tracing::warn!(target: "coyote::rpc", error = %e, "accept failed");
-                    tokio::select! {
-                        () = shutdown.cancelled() => break,
-                        () = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
-                    }
-                }
-            }
-        }
-        if let Some(path) = cleanup {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
-type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
-type BoxWrite = Box<dyn AsyncWrite + Send + Unpin>;
-
-async fn accept(listener: &Listener) -> std::io::Result<(BoxRead, BoxWrite)> {
-    match listener {
-        Listener::Tcp(l) => {
-            let (stream, _) = l.accept().await?;
-            stream.set_nodelay(true)?;
-            let (r, w) = stream.into_split();
-            Ok((Box::new(r), Box::new(w)))
-        }
-        Listener::Unix(l, _) => {
-            let (stream, _) = l.accept().await?;
-            let (r, w) = stream.into_split();
-            Ok((Box::new(r), Box::new(w)))
+            let (reader, writer) = stream.into_split();
+            let conn = Conn {
+                services: services.clone(),
+                shutdown: shutdown.clone(),
+                tracker: tracker.clone(),
+                limits,
+                slots: slots.clone(),
+            };
+            tracker.spawn(async move {
+                conn.serve(reader, writer).await;
+                drop(slot);
+            });
         }
     }
 }
@@ -267,7 +219,7 @@ impl Conn {
         max - self.slots.available_permits() > max / 2
     }
 
-    async fn serve(self, reader: BoxRead, writer: BoxWrite) {
+    async fn serve(self, reader: ReadHalf, writer: WriteHalf) {
         let mut frames = FramedRead::new(reader, FrameCodec::new(MAX_FRAME));
         let in_flight = Arc::new(Semaphore::new(self.limits.max_in_flight.max(1)));
         let (answers, mut outbox) = mpsc::channel::<Frame>(self.limits.max_in_flight.max(1));
@@ -331,15 +283,5 @@ impl Conn {
         }
         drop(answers);
         let _ = writer_task.await;
-    }
-}
-
-/// Removes a leftover unix socket (never a regular file).
-fn remove_stale_socket(path: &std::path::Path) {
-    use std::os::unix::fs::FileTypeExt;
-    if let Ok(meta) = std::fs::symlink_metadata(path) {
-        if meta.file_type().is_socket() {
-            let _ = std::fs::remove_file(path);
-        }
     }
 }
