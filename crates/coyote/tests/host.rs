@@ -352,7 +352,7 @@ fn an_old_config_version_warns_and_runs_as_version_3() {
     server.wait_ready();
     let out = server.output();
     assert!(
-        out.contains(".rr.yaml:1:10") && out.contains("version 3"),
+        out.contains(".rr.yaml:1:1: version") && out.contains("version 3"),
         "{out}"
     );
     assert_eq!(http_get(server.port("http", "http"), "/").0, 200);
