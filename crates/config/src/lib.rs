@@ -23,6 +23,41 @@
 //! assert_eq!(http.internal_error_code, 500);
 //! ```
 //!
+//! # Plugins: their own sections, and problems found while planning
+//! A plugin host passes the sections its plugins decode themselves in
+//! [`LoadOptions::plugin_sections`]; the loader keeps them raw in
+//! [`Config::sections`] without a warning. A plugin decodes its section with
+//! [`Node::decode`] (same rules as the typed sections: every bad key with its
+//! dotted path and `file:line:col`, unknown keys as warnings). Checks deeper
+//! than the decoder (a regex that does not compile, a directory that does
+//! not exist) become a [`Problem`] located with [`Node::locate`] on
+//! [`Loaded::tree`]: the key's position, or its nearest present parent's
+//! when the key is absent (a default applies). [`ConfigError::Invalid`]
+//! prints a list of them like the loader's own.
+//!
+//! ```
+//! use coyote_config::{Config, ConfigError, LoadOptions, Problem, ProblemKind};
+//!
+//! #[derive(serde::Deserialize, Default)]
+//! #[serde(default)]
+//! struct Greeter { greeting: String, dir: String }
+//!
+//! let yaml = "version: \"3\"\ngreeter:\n  greeting: 42\n  dri: /srv\n";
+//! let opts = LoadOptions { plugin_sections: vec!["greeter".into()], ..LoadOptions::default() };
+//! let loaded = Config::from_str(yaml, &opts).unwrap();
+//! assert!(loaded.warnings.is_empty(), "a plugin's section does not warn");
+//!
+//! let (greeter, warnings) = loaded.config.sections["greeter"].decode::<Greeter>("greeter").unwrap();
+//! assert_eq!(greeter.greeting, "42");
+//! assert_eq!(warnings, ["<string>:4:3: greeter.dri: unknown key, ignored"]);
+//!
+//! // `dir` is absent (the default applies): reported at `greeter`.
+//! let path = "greeter.dir";
+//! let problem = Problem::new(ProblemKind::File, path, "not a directory", loaded.tree.locate(path));
+//! let err = ConfigError::Invalid { problems: vec![problem] };
+//! assert_eq!(err.to_string(), "<string>:2:1: greeter.dir: not a directory");
+//! ```
+//!
 //! # Layout
 //! - `lib.rs`: [`Config`], [`LoadOptions`], [`Loaded`], the entry points.
 //! - `load/`: the pipeline (version, includes, expansion, overrides,

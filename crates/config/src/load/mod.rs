@@ -96,16 +96,24 @@ pub(crate) fn load_text(
 
     let env = environment(opts, &mut problems)?;
 
-    let mut root = match node::parse(text, &source) {
-        Ok(root) => root,
-        Err(found) => return Err(ConfigError::invalid(found)),
-    };
     // Overrides count for the version check (as in RoadRunner): an empty
     // file plus `-o version=3 -o server.command=...` is a configuration.
+    // A malformed flag or dotenv line is reported even when the file itself
+    // stops the load.
     let overrides = parse_overrides(&opts.overrides, &env, &mut problems);
+    let mut root = match node::parse(text, &source) {
+        Ok(root) => root,
+        Err(found) => {
+            problems.extend(found);
+            return Err(ConfigError::invalid(problems));
+        }
+    };
     let version = match check_version(&root, &overrides) {
         Ok(v) => v,
-        Err(p) => return Err(ConfigError::invalid(vec![p])),
+        Err(p) => {
+            problems.push(p);
+            return Err(ConfigError::invalid(problems));
+        }
     };
     warnings.extend(version.warning.clone());
     if root.is_null() {

@@ -104,13 +104,20 @@ fn version_from_an_override() {
     // A version turned into a mapping is not a version.
     let e = with(&["version.x=3"], "version: \"3\"\n").unwrap_err();
     assert!(e.to_string().contains("must be the string \"3\""), "{e}");
-    // A malformed override does not supply one.
+    // A malformed override does not supply one, and is reported with the
+    // missing version (the typo is likely the cause).
     let e = with(&["version"], "").unwrap_err();
-    assert!(
-        e.to_string()
-            .contains("missing: the configuration is empty"),
-        "{e}"
+    assert_eq!(
+        e.to_string(),
+        "<string>:1:1: version: missing: the configuration is empty; it must start with \
+         version: \"3\" (or pass -o version=3)\n\
+         -o version: invalid override: expected dotted.key=value"
     );
+    // So is one next to a YAML syntax error.
+    let e = with(&["http.address"], "http: [\n").unwrap_err();
+    assert_eq!(e.problems().len(), 2, "{e}");
+    assert_eq!(e.problems()[0].kind, ProblemKind::Syntax);
+    assert_eq!(e.problems()[1].kind, ProblemKind::Override);
 }
 
 #[test]
