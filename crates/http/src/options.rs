@@ -62,6 +62,13 @@ pub struct HttpOptions {
     /// Largest request head (request line + headers); larger gets 431.
     /// Go's default, which RoadRunner keeps: 1 MiB.
     pub max_header_bytes: usize,
+    /// Most header lines a worker's response may have; more is a worker
+    /// fault (500). Bounded by what a `HeaderMap` can hold (32,768).
+    pub max_response_headers: usize,
+    /// Most bytes (`name: value\r\n`, added up) a worker's response head
+    /// may have; more is a worker fault (500). Go's request-side default:
+    /// 1 MiB.
+    pub max_response_header_bytes: usize,
     /// HTTP/2 over cleartext (h2c) alongside HTTP/1.1.
     pub h2c: bool,
     /// `http2.max_concurrent_streams`.
@@ -87,6 +94,8 @@ impl Default for HttpOptions {
             encoding: ContextEncoding::Json,
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 1 << 20,
+            max_response_headers: 1000,
+            max_response_header_bytes: 1 << 20,
             h2c: false,
             max_concurrent_streams: 128,
             headers: None,

