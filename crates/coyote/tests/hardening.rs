@@ -332,3 +332,123 @@ fn response_head_limits_are_configurable() {
     assert_eq!(get(port, "/big?bytes=1900").status, 200);
     assert_eq!(get(port, "/big?bytes=2100").status, 500);
 }
+
+// ---------------------------------------------------------------------
+// Host
+// ---------------------------------------------------------------------
+
+fn send(port: u16, request: &str) -> Reply {
+    let mut all = responses(&exchange(port, request.as_bytes()), &[]);
+    assert_eq!(all.len(), 1, "{request:?}: {all:?}");
+    all.remove(0)
+}
+
+/// A Host that is not `host[:port]`, a missing Host on HTTP/1.1 and two
+/// Host headers are 400 (RFC 9112, as Go); the URI PHP sees is built from
+/// validated parts only.
+#[test]
+fn host_is_validated_before_it_reaches_the_uri() {
+    let (_server, port) = start("", 1);
+    for (request, why) in [
+        (
+            "GET / HTTP/1.1\r\nHost: 127.0.0.1/echo?\r\nConnection: close\r\n\r\n",
+            "path in Host",
+        ),
+        (
+            "GET / HTTP/1.1\r\nHost: a@b\r\nConnection: close\r\n\r\n",
+            "userinfo in Host",
+        ),
+        (
+            "GET /echo HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n",
+            "space in Host",
+        ),
+        (
+            "GET /echo HTTP/1.1\r\nHost: a:99999\r\nConnection: close\r\n\r\n",
+            "port out of range",
+        ),
+        (
+            "GET /echo HTTP/1.1\r\nConnection: close\r\n\r\n",
+            "missing Host",
+        ),
+        (
+            "GET /echo HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n",
+            "two Hosts",
+        ),
+        (
+            "GET /echo HTTP/1.1\r\nHost: a\r\nHost: a\r\nConnection: close\r\n\r\n",
+            "the same Host twice",
+        ),
+        (
+            "GET http://x@target/echo HTTP/1.1\r\nHost: target\r\nConnection: close\r\n\r\n",
+            "userinfo in the target",
+        ),
+    ] {
+        let r = send(port, request);
+        assert_eq!(r.status, 400, "{why}: {r:?}");
+    }
+    let uri = |request: &str| {
+        let r = send(port, request);
+        assert_eq!(r.status, 200, "{request:?}: {r:?}");
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        v["uri"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(
+        uri("GET /echo?a=1 HTTP/1.1\r\nHost: example.com:8080\r\nConnection: close\r\n\r\n"),
+        "http://example.com:8080/echo?a=1"
+    );
+    assert_eq!(
+        uri("GET /echo HTTP/1.1\r\nHost: [2001:db8::1]:8443\r\nConnection: close\r\n\r\n"),
+        "http://[2001:db8::1]:8443/echo"
+    );
+    // HTTP/1.0 may leave Host out.
+    assert_eq!(uri("GET /echo HTTP/1.0\r\n\r\n"), "http://localhost/echo");
+    // Absolute form: the target's authority wins over Host (RFC 9112, 3.2.2).
+    assert_eq!(
+        uri("GET http://target.example/echo HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n"),
+        "http://target.example/echo"
+    );
+}
+
+/// HTTP/2 (h2c): `:authority` is the host; a Host header that names
+/// another one is 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_authority_must_agree_with_host() {
+    use http_body_util::{BodyExt, Empty};
+    let (_server, port) = start("  http2:\n    h2c: true\n", 1);
+    let send = |host: Option<&'static str>| async move {
+        let io = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let (mut sender, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(io),
+        )
+        .await
+        .unwrap();
+        let exchange = async {
+            let mut req = hyper::Request::get("http://h2.example:81/echo");
+            if let Some(host) = host {
+                req = req.header("host", host);
+            }
+            let response = sender
+                .send_request(req.body(Empty::<bytes::Bytes>::new()).unwrap())
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            (status, body)
+        };
+        tokio::select! {
+            r = exchange => r,
+            r = conn => panic!("connection ended first: {r:?}"),
+        }
+    };
+    let (status, body) = send(None).await;
+    assert_eq!(status, 200, "{body:?}");
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["uri"], "http://h2.example:81/echo");
+    let (status, _) = send(Some("h2.example:81")).await;
+    assert_eq!(status, 200);
+    let (status, _) = send(Some("elsewhere.example")).await;
+    assert_eq!(status, 400);
+}

@@ -139,8 +139,17 @@ pub(crate) fn remote_addr(parts: &Parts, peer: IpAddr, trusted: &[IpNet]) -> Str
     peer.to_string()
 }
 
-/// Everything but the body.
-pub(crate) fn meta(parts: &Parts, peer: IpAddr, scheme: &str, trusted: &[IpNet]) -> Meta {
+/// Everything but the body; `Err` when the request's host is not valid
+/// (400). The URI is built from validated parts only: the scheme, the
+/// checked authority (`localhost` when the request names none) and the
+/// path and query hyper parsed.
+pub(crate) fn meta(
+    parts: &Parts,
+    peer: IpAddr,
+    scheme: &str,
+    trusted: &[IpNet],
+) -> Result<Meta, crate::host::HostError> {
+    let host = crate::host::authority(parts)?.unwrap_or("localhost");
     let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, value) in &parts.headers {
         if name == hyper::header::HOST {
@@ -151,20 +160,14 @@ pub(crate) fn meta(parts: &Parts, peer: IpAddr, scheme: &str, trusted: &[IpNet])
             .or_default()
             .push(String::from_utf8_lossy(value.as_bytes()).into_owned());
     }
-    let host = parts
-        .uri
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .or_else(|| {
-            parts
-                .headers
-                .get(hyper::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| "localhost".to_owned());
     let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    Meta {
+    let path_and_query = if path_and_query.starts_with('/') {
+        path_and_query
+    } else {
+        // `OPTIONS *` and the like: no path to route on.
+        "/"
+    };
+    Ok(Meta {
         remote_addr: remote_addr(parts, peer, trusted),
         protocol: match parts.version {
             Version::HTTP_09 => "HTTP/0.9",
@@ -174,11 +177,11 @@ pub(crate) fn meta(parts: &Parts, peer: IpAddr, scheme: &str, trusted: &[IpNet])
             _ => "HTTP/1.1",
         },
         method: parts.method.as_str().to_owned(),
-        uri: strip_crlf(&format!("{scheme}://{host}{path_and_query}")),
+        uri: format!("{scheme}://{host}{path_and_query}"),
         headers,
         cookies: cookies(parts),
         raw_query: strip_crlf(parts.uri.query().unwrap_or("")),
-    }
+    })
 }
 
 #[derive(Serialize)]
@@ -289,7 +292,7 @@ mod tests {
 
     #[test]
     fn json_context_has_roadrunner_fields() {
-        let meta = meta(&sample(), "10.1.2.3".parse().unwrap(), "http", &[]);
+        let meta = meta(&sample(), "10.1.2.3".parse().unwrap(), "http", &[]).unwrap();
         let (codec, bytes) = encode(&meta, false, None, ContextEncoding::Json);
         assert_eq!(codec, goridge::flags::CODEC_JSON);
         let v: Value = serde_json::from_slice(&bytes).unwrap();
@@ -313,7 +316,7 @@ mod tests {
 
     #[test]
     fn proto_context_decodes_back() {
-        let meta = meta(&sample(), "10.1.2.3".parse().unwrap(), "https", &[]);
+        let meta = meta(&sample(), "10.1.2.3".parse().unwrap(), "https", &[]).unwrap();
         let uploads = serde_json::json!({"f": {"name": "a.txt"}});
         let (codec, bytes) = encode(&meta, true, Some(&uploads), ContextEncoding::Proto);
         assert_eq!(codec, goridge::flags::CODEC_PROTO);

@@ -108,7 +108,19 @@ impl Handler {
                 parts.headers.insert(name.clone(), value.clone());
             }
         }
-        let meta = context::meta(&parts, peer.ip(), scheme, &self.opts.trusted_subnets);
+        let meta = match context::meta(&parts, peer.ip(), scheme, &self.opts.trusted_subnets) {
+            Ok(meta) => meta,
+            Err(e) => {
+                tracing::debug!(target: "coyote::http", %peer, error = %e, "bad request");
+                let mut response = full(StatusCode::BAD_REQUEST, format!("400 Bad Request: {e}\n"));
+                if parts.version <= hyper::Version::HTTP_11 {
+                    response
+                        .headers_mut()
+                        .insert(CONNECTION, HeaderValue::from_static("close"));
+                }
+                return response;
+            }
+        };
         let file = match &self.opts.static_files {
             Some(files) => {
                 // Boxed here and below: rarely taken branches, kept out of

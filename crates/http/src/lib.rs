@@ -15,6 +15,7 @@
 //! - `body`: reading a body under `max_request_size`.
 //! - `response`: the worker's answer -> status, headers, (streamed) body.
 //! - `handler`: one request end to end ([`Handler`]).
+//! - `host`: the request's Host / `:authority`, validated (RFC 9112).
 //! - `headers`: the `headers` middleware (request / response headers, CORS).
 //! - `gzip`: the `gzip` middleware (complete bodies >= 1 KiB, negotiated).
 //! - `files`: the `static` middleware (files served without a worker).
@@ -35,6 +36,7 @@ mod form;
 mod gzip;
 mod handler;
 mod headers;
+mod host;
 mod interim;
 mod metrics;
 mod options;
