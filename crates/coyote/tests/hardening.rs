@@ -452,3 +452,91 @@ async fn http2_authority_must_agree_with_host() {
     let (status, _) = send(Some("elsewhere.example")).await;
     assert_eq!(status, 400);
 }
+
+// ---------------------------------------------------------------------
+// Client IP
+// ---------------------------------------------------------------------
+
+/// The remoteAddr PHP sees for a request from 127.0.0.1 with `headers`.
+fn remote_addr(port: u16, headers: &str) -> String {
+    let r = send(
+        port,
+        &format!("GET /echo HTTP/1.1\r\nHost: localhost\r\n{headers}Connection: close\r\n\r\n"),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    v["remoteAddr"].as_str().unwrap().to_owned()
+}
+
+const SPOOF: &str = "X-Forwarded-For: 203.0.113.7, 10.0.0.1\r\nX-Real-Ip: 198.51.100.1\r\n";
+
+/// Forwarding headers change nothing unless `proxy_ip_parser` is listed,
+/// even from a peer inside RoadRunner's default trusted ranges (loopback
+/// here, a container network in the probe).
+#[test]
+fn forwarding_headers_are_ignored_without_proxy_ip_parser() {
+    let (_server, port) = start("", 1);
+    assert_eq!(remote_addr(port, SPOOF), "127.0.0.1");
+    assert_eq!(
+        remote_addr(port, "Forwarded: for=203.0.113.9\r\n"),
+        "127.0.0.1"
+    );
+    assert_eq!(
+        remote_addr(port, "True-Client-Ip: 203.0.113.9\r\n"),
+        "127.0.0.1"
+    );
+    // Listed, but no trusted_subnets in the file: disabled, as RoadRunner.
+    let (server, port) = start("  middleware: [proxy_ip_parser]\n", 1);
+    assert_eq!(remote_addr(port, SPOOF), "127.0.0.1");
+    assert!(
+        server
+            .output()
+            .contains("proxy_ip_parser needs http.trusted_subnets"),
+        "{}",
+        server.output()
+    );
+}
+
+/// With the middleware: only trusted peers, RoadRunner's header order
+/// (Forwarded, X-Forwarded-For leftmost, X-Real-Ip, ...), and only the
+/// headers in `trusted_headers`.
+#[test]
+fn proxy_ip_parser_follows_trusted_subnets_and_trusted_headers() {
+    let (_server, port) = start(
+        "  middleware: [proxy_ip_parser]\n  trusted_subnets: [\"127.0.0.0/8\"]\n",
+        1,
+    );
+    assert_eq!(remote_addr(port, SPOOF), "203.0.113.7");
+    assert_eq!(
+        remote_addr(
+            port,
+            &format!("Forwarded: for=\"[2001:db8::7]:4711\";proto=https\r\n{SPOOF}")
+        ),
+        "2001:db8::7"
+    );
+    assert_eq!(
+        remote_addr(port, "X-Real-Ip: 198.51.100.1\r\n"),
+        "198.51.100.1"
+    );
+    assert_eq!(
+        remote_addr(port, "X-Forwarded-For: not-an-ip\r\n"),
+        "127.0.0.1"
+    );
+
+    let (_server, port) = start(
+        "  middleware: [proxy_ip_parser]\n  trusted_subnets: [\"10.0.0.0/8\"]\n",
+        1,
+    );
+    assert_eq!(remote_addr(port, SPOOF), "127.0.0.1", "peer not trusted");
+
+    let (_server, port) = start(
+        "  middleware: [proxy_ip_parser]\n  trusted_subnets: [\"127.0.0.0/8\"]\n  trusted_headers: [\"X-Real-Ip\"]\n",
+        1,
+    );
+    assert_eq!(remote_addr(port, SPOOF), "198.51.100.1");
+    assert_eq!(
+        remote_addr(port, "X-Forwarded-For: 5.6.7.8\r\n"),
+        "127.0.0.1"
+    );
+    assert_eq!(remote_addr(port, "Forwarded: for=5.6.7.8\r\n"), "127.0.0.1");
+}

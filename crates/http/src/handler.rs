@@ -108,7 +108,11 @@ impl Handler {
                 parts.headers.insert(name.clone(), value.clone());
             }
         }
-        let meta = match context::meta(&parts, peer.ip(), scheme, &self.opts.trusted_subnets) {
+        let client = match &self.opts.proxy_ip_parser {
+            Some(proxy) => proxy.client(&parts.headers, peer.ip()),
+            None => peer.ip(),
+        };
+        let meta = match context::meta(&parts, client, scheme) {
             Ok(meta) => meta,
             Err(e) => {
                 tracing::debug!(target: "coyote::http", %peer, error = %e, "bad request");

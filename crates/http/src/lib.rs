@@ -18,6 +18,8 @@
 //! - `host`: the request's Host / `:authority`, validated (RFC 9112).
 //! - `headers`: the `headers` middleware (request / response headers, CORS).
 //! - `gzip`: the `gzip` middleware (complete bodies >= 1 KiB, negotiated).
+//! - `proxy`: the `proxy_ip_parser` middleware (client IP from a trusted
+//!   proxy's headers).
 //! - `files`: the `static` middleware (files served without a worker).
 //! - `metrics`: request counters / histogram / in-flight ([`HttpMetrics`]).
 //! - `fcgi`: the FastCGI listener ([`serve_fcgi`]).
@@ -42,6 +44,7 @@ mod metrics;
 mod options;
 mod plugin;
 pub mod proto;
+mod proxy;
 mod response;
 mod server;
 mod steering;
@@ -57,6 +60,7 @@ pub use hyper::header::{HeaderName, HeaderValue};
 pub use metrics::HttpMetrics;
 pub use options::{ContextEncoding, HttpOptions, UploadOptions};
 pub use plugin::HttpPlugin;
+pub use proxy::{ForwardingHeader, ProxyOptions};
 pub use server::{serve, serve_redirect, serve_tls};
 pub use steering::Placement;
 pub use tls::{acceptor as tls_acceptor, ClientAuth, TlsError, TlsOptions};

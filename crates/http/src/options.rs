@@ -1,8 +1,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ipnet::IpNet;
-
 /// How the request context travels to workers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ContextEncoding {
@@ -51,8 +49,10 @@ pub struct HttpOptions {
     pub access_logs: bool,
     /// `pool.debug`: worker error texts go to the client.
     pub debug: bool,
-    /// Proxies whose X-Real-IP / X-Forwarded-For / Forwarded are believed.
-    pub trusted_subnets: Vec<IpNet>,
+    /// The `proxy_ip_parser` middleware, when listed in `http.middleware`
+    /// (and `http.trusted_subnets` is not empty): the only way a request
+    /// header changes the client address PHP sees.
+    pub proxy_ip_parser: Option<crate::ProxyOptions>,
     /// Multipart uploads.
     pub uploads: UploadOptions,
     /// Context encoding sent to workers.
@@ -89,7 +89,7 @@ impl Default for HttpOptions {
             internal_error_code: 500,
             access_logs: false,
             debug: false,
-            trusted_subnets: Vec::new(),
+            proxy_ip_parser: None,
             uploads: UploadOptions::default(),
             encoding: ContextEncoding::Json,
             header_read_timeout: Duration::from_secs(10),
