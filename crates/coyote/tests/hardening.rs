@@ -11,7 +11,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use coyote_test_support::{php, repo_root, Server};
 
@@ -539,4 +539,170 @@ fn proxy_ip_parser_follows_trusted_subnets_and_trusted_headers() {
         "127.0.0.1"
     );
     assert_eq!(remote_addr(port, "Forwarded: for=5.6.7.8\r\n"), "127.0.0.1");
+}
+
+// ---------------------------------------------------------------------
+// Static files
+// ---------------------------------------------------------------------
+
+/// A server whose `static` middleware serves `root/public`.
+fn start_static(root: &std::path::Path) -> (Server, u16) {
+    std::fs::create_dir_all(root.join("public")).unwrap();
+    start(
+        &format!(
+            "  middleware: [static]\n  static:\n    dir: {}\n    calculate_etag: true\n",
+            root.join("public").display()
+        ),
+        1,
+    )
+}
+
+/// `x.txt` is swapped between a regular file and a symlink to a secret
+/// outside `dir` as fast as a thread can, for 2 s, while it is requested
+/// over HTTP: the secret never comes out (the old code resolved the path,
+/// then reopened it by name, and lost the race).
+#[test]
+fn a_symlink_swap_race_never_serves_outside_the_static_dir() {
+    let temp = coyote_test_support::TempDir::new("coyote-static-race").unwrap();
+    let base = temp.path().canonicalize().unwrap();
+    let (_server, port) = start_static(&base);
+    let public = base.join("public");
+    std::fs::write(base.join("secret.txt"), "SECRET").unwrap();
+    std::fs::write(public.join("x.txt"), "inside").unwrap();
+    // The race lasts 2 s: time passing is the behaviour under test.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let swapper = {
+        let (public, secret) = (public.clone(), base.join("secret.txt"));
+        std::thread::spawn(move || {
+            let mut swaps = 0u32;
+            while Instant::now() < deadline {
+                let link = public.join(".link");
+                let _ = std::fs::remove_file(&link);
+                std::os::unix::fs::symlink(&secret, &link).unwrap();
+                std::fs::rename(&link, public.join("x.txt")).unwrap();
+                std::fs::write(public.join(".file"), "inside").unwrap();
+                std::fs::rename(public.join(".file"), public.join("x.txt")).unwrap();
+                swaps += 1;
+            }
+            swaps
+        })
+    };
+    let (mut served, mut requests) = (0u32, 0u32);
+    while Instant::now() < deadline {
+        let r = get(port, "/x.txt");
+        requests += 1;
+        assert_ne!(r.text(), "SECRET", "served a file outside static.dir");
+        if r.status == 200 && r.text() == "inside" {
+            served += 1;
+        }
+    }
+    let swaps = swapper.join().unwrap();
+    eprintln!("static race: {requests} requests, {served} served from dir, {swaps} swaps");
+    assert!(
+        swaps > 100 && served > 10,
+        "swaps {swaps}, served {served} of {requests}"
+    );
+}
+
+/// `GET path`, answered within 5 s or the test fails.
+fn get_within_5s(port: u16, path: &str) -> Reply {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+    let mut data = Vec::new();
+    let read = stream.read_to_end(&mut data);
+    assert!(read.is_ok(), "{path}: no answer within 5 s: {read:?}");
+    responses(&data, &[]).remove(0)
+}
+
+/// A FIFO in `dir` is answered at once (403), also when a served file is
+/// swapped for one mid-request; the old code's open blocked the request
+/// and a thread for ever.
+#[test]
+fn a_fifo_in_the_static_dir_is_answered_promptly() {
+    let temp = coyote_test_support::TempDir::new("coyote-static-fifo").unwrap();
+    let base = temp.path().canonicalize().unwrap();
+    let (_server, port) = start_static(&base);
+    let public = base.join("public");
+    let status = std::process::Command::new("mkfifo")
+        .arg(public.join("pipe.txt"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(get_within_5s(port, "/pipe.txt").status, 403);
+    // x.txt swapped between a file and the FIFO (hard links, renamed over
+    // it) for 2 s: time passing is the behaviour under test.
+    std::fs::write(public.join("file.txt"), "inside").unwrap();
+    std::fs::hard_link(public.join("file.txt"), public.join("x.txt")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let swapper = {
+        let public = public.clone();
+        std::thread::spawn(move || {
+            let mut swaps = 0u32;
+            while Instant::now() < deadline {
+                for source in ["pipe.txt", "file.txt"] {
+                    let _ = std::fs::remove_file(public.join(".tmp"));
+                    std::fs::hard_link(public.join(source), public.join(".tmp")).unwrap();
+                    std::fs::rename(public.join(".tmp"), public.join("x.txt")).unwrap();
+                }
+                swaps += 1;
+            }
+            swaps
+        })
+    };
+    let (mut files, mut fifos) = (0u32, 0u32);
+    while Instant::now() < deadline {
+        let r = get_within_5s(port, "/x.txt");
+        match r.status {
+            200 => {
+                assert_eq!(r.text(), "inside");
+                files += 1;
+            }
+            403 => fifos += 1,
+            other => panic!("{other}: {r:?}"),
+        }
+    }
+    let swaps = swapper.join().unwrap();
+    eprintln!("fifo race: {files} files, {fifos} FIFOs refused, {swaps} swaps");
+    assert!(
+        swaps > 100 && files > 10,
+        "swaps {swaps}, files {files}, FIFOs {fifos}"
+    );
+    std::fs::write(public.join("a.txt"), "a").unwrap();
+    assert_eq!(get(port, "/a.txt").text(), "a");
+}
+
+/// The ETag is made from metadata: other bytes of the same length with
+/// the same inode and mtime keep it (the old code hashed the whole file,
+/// read into memory, on every GET and HEAD).
+#[test]
+fn static_etags_never_read_the_file() {
+    let temp = coyote_test_support::TempDir::new("coyote-static-etag").unwrap();
+    let base = temp.path().canonicalize().unwrap();
+    let (_server, port) = start_static(&base);
+    let path = base.join("public/a.txt");
+    std::fs::write(&path, "aaaa").unwrap();
+    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let first = get(port, "/a.txt");
+    assert_eq!(first.text(), "aaaa");
+    let tag = first.header("etag").unwrap().to_owned();
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    (&file).write_all(b"bbbb").unwrap();
+    file.set_modified(mtime).unwrap();
+    drop(file);
+    let second = get(port, "/a.txt");
+    assert_eq!(second.text(), "bbbb");
+    assert_eq!(second.header("etag"), Some(tag.as_str()));
+    let not_modified = send(
+        port,
+        &format!("GET /a.txt HTTP/1.1\r\nHost: localhost\r\nIf-None-Match: {tag}\r\nConnection: close\r\n\r\n"),
+    );
+    assert_eq!(not_modified.status, 304);
 }
