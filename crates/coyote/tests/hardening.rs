@@ -706,3 +706,109 @@ fn static_etags_never_read_the_file() {
     );
     assert_eq!(not_modified.status, 304);
 }
+
+// ---------------------------------------------------------------------
+// Request bodies
+// ---------------------------------------------------------------------
+
+/// Reads one response from `stream` (the server closes after it), at most
+/// `limit`; `None` when nothing came in time.
+fn answer_within(stream: &mut TcpStream, limit: Duration) -> Option<Reply> {
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut data = Vec::new();
+    stream.read_to_end(&mut data).ok()?;
+    (!data.is_empty()).then(|| responses(&data, &[]).remove(0))
+}
+
+/// Clients that announce a body and send it slowly (or stop sending) get
+/// 408 once `body_read_timeout` passes, and the connection closes; the
+/// only worker serves other clients meanwhile. (Before: held for ever.)
+#[test]
+fn slow_request_bodies_get_408_and_never_hold_a_worker() {
+    let (server, port) = start("  body_read_timeout: 1s\n", 1);
+    let head = "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n";
+    let started = Instant::now();
+    // 20 clients send their head and 1 byte of 1000, then nothing.
+    let mut stalled: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.write_all(head.as_bytes()).unwrap();
+            s.write_all(b"x").unwrap();
+            s
+        })
+        .collect();
+    // Meanwhile the single worker answers someone else.
+    let pid = get(port, "/pid");
+    assert_eq!(pid.status, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "served while bodies stall"
+    );
+    for s in &mut stalled {
+        let r = answer_within(s, Duration::from_secs(10)).expect("no 408 within 10 s");
+        assert_eq!(r.status, 408, "{r:?}");
+        assert_eq!(r.header("connection"), Some("close"));
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(1) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+
+    // A client trickling a byte every 100 ms is cut off too: the timeout
+    // is for the whole body, not between bytes. The sleeps are the slow
+    // client (time passing is the behaviour under test).
+    let mut trickle = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    trickle.write_all(head.as_bytes()).unwrap();
+    let started = Instant::now();
+    let mut cut = false;
+    for _ in 0..40 {
+        if trickle.write_all(b"x").is_err() {
+            cut = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let r = answer_within(&mut trickle, Duration::from_secs(5));
+    assert!(
+        cut || r.as_ref().is_some_and(|r| r.status == 408),
+        "trickled body not refused: {r:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // A normal body still goes through.
+    let r = send(
+        port,
+        "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+    );
+    assert_eq!(r.status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["body"], "hello");
+    assert!(!server.output().contains("panicked"));
+}
+
+/// Zero is refused at startup with the key named (exit code 3), as are
+/// out-of-range head limits.
+#[test]
+fn new_limits_are_validated() {
+    for (line, key) in [
+        ("  body_read_timeout: 0s\n", "http.body_read_timeout"),
+        (
+            "  max_response_headers: 40000\n",
+            "http.max_response_headers",
+        ),
+        (
+            "  max_response_header_bytes: 0\n",
+            "http.max_response_header_bytes",
+        ),
+    ] {
+        let config = format!(
+            "version: \"3\"\nserver:\n  command: \"{php} {worker}\"\nhttp:\n  address: 127.0.0.1:0\n{line}",
+            php = php(),
+            worker = worker(),
+        );
+        let mut server = Server::start(BIN, &config, &[]).unwrap();
+        let status = server.wait_exit(Duration::from_secs(20)).expect("exits");
+        assert_eq!(status.code(), Some(3), "{line}: {}", server.output());
+        assert!(server.output().contains(key), "{}", server.output());
+    }
+}

@@ -177,8 +177,32 @@ impl Handler {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        let prepared = match self.prepare(parts, body).await {
+        // The whole body within body_read_timeout: a client trickling it
+        // holds neither the connection nor its buffers for ever (and no
+        // worker: none is asked for before the body is in).
+        let prepared = if body.is_end_stream() {
+            self.prepare(parts, body).await
+        } else {
+            tokio::time::timeout(self.opts.body_read_timeout, self.prepare(parts, body))
+                .await
+                .unwrap_or(Err(BodyError::Timeout))
+        };
+        let prepared = match prepared {
             Ok(prepared) => prepared,
+            Err(BodyError::Timeout) => {
+                tracing::debug!(target: "coyote::http", timeout = ?self.opts.body_read_timeout,
+                    "request body too slow");
+                let mut response = full(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request body not received within body_read_timeout\n",
+                );
+                if parts.version <= hyper::Version::HTTP_11 {
+                    response
+                        .headers_mut()
+                        .insert(CONNECTION, HeaderValue::from_static("close"));
+                }
+                return response;
+            }
             Err(BodyError::TooLarge) => {
                 return full(
                     StatusCode::PAYLOAD_TOO_LARGE,

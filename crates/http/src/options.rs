@@ -59,6 +59,8 @@ pub struct HttpOptions {
     pub encoding: ContextEncoding,
     /// A client must send its request headers within this time.
     pub header_read_timeout: Duration,
+    /// A request body must arrive whole within this time (408 otherwise).
+    pub body_read_timeout: Duration,
     /// Largest request head (request line + headers); larger gets 431.
     /// Go's default, which RoadRunner keeps: 1 MiB.
     pub max_header_bytes: usize,
@@ -93,6 +95,7 @@ impl Default for HttpOptions {
             uploads: UploadOptions::default(),
             encoding: ContextEncoding::Json,
             header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(60),
             max_header_bytes: 1 << 20,
             max_response_headers: 1000,
             max_response_header_bytes: 1 << 20,

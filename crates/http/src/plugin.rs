@@ -126,6 +126,7 @@ impl Plugin for HttpPlugin {
                 _ => ContextEncoding::Json,
             },
             header_read_timeout: http.header_read_timeout,
+            body_read_timeout: http.body_read_timeout,
             max_response_headers: http.max_response_headers,
             max_response_header_bytes: http.max_response_header_bytes,
             h2c: http.http2.h2c,

@@ -103,6 +103,13 @@ pub struct HttpConfig {
     /// (`name: value\r\n` lines added up); more is answered 500. Default
     /// 1 MiB, Go's `DefaultMaxHeaderBytes`.
     pub max_response_header_bytes: usize,
+    /// Coyote extension: a request body must arrive whole within this
+    /// time from the end of its head, or the client gets 408 and the
+    /// connection is closed (slow bodies; no worker is involved until the
+    /// body is in). Default 60s; raise it for large uploads over slow
+    /// links.
+    #[serde(deserialize_with = "crate::duration::de")]
+    pub body_read_timeout: std::time::Duration,
 }
 
 /// Default `http.max_response_headers`.
@@ -141,6 +148,7 @@ impl Default for HttpConfig {
             header_read_timeout: std::time::Duration::from_secs(10),
             max_response_headers: DEFAULT_MAX_RESPONSE_HEADERS,
             max_response_header_bytes: 1 << 20,
+            body_read_timeout: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -188,6 +196,13 @@ impl HttpConfig {
                 ProblemKind::Invalid,
                 "http.max_response_header_bytes",
                 "must be at least 1",
+            );
+        }
+        if self.body_read_timeout.is_zero() {
+            v.error(
+                ProblemKind::Invalid,
+                "http.body_read_timeout",
+                "must be longer than 0 (a large value such as 1h suits very slow uploads)",
             );
         }
         if self.max_request_size == 0 {
