@@ -399,10 +399,12 @@ impl Handler {
         let mut response = Response::new(body);
         *response.status_mut() = status;
         let map = response.headers_mut();
-        map.reserve(headers.len() + 2);
+        // Never `reserve`: it panics past the map's capacity.
+        let _ = map.try_reserve(headers.len() + 2);
         for (name, value) in headers {
             // The head was bounded by `max_response_headers`, which the
-            // config keeps under HeaderMap's capacity; never panic anyway.
+            // config keeps well under HeaderMap's capacity (24,576
+            // entries); never panic anyway.
             if map.try_append(name, value).is_err() {
                 return self.bad_worker("too many response headers", pid);
             }

@@ -65,7 +65,8 @@ pub struct HttpOptions {
     /// Go's default, which RoadRunner keeps: 1 MiB.
     pub max_header_bytes: usize,
     /// Most header lines a worker's response may have; more is a worker
-    /// fault (500). Bounded by what a `HeaderMap` can hold (32,768).
+    /// fault (500). The config keeps it at most 16,384, well within what a
+    /// `HeaderMap` holds.
     pub max_response_headers: usize,
     /// Most bytes (`name: value\r\n`, added up) a worker's response head
     /// may have; more is a worker fault (500). Go's request-side default:

@@ -115,9 +115,9 @@ pub struct HttpConfig {
 /// Default `http.max_response_headers`.
 pub const DEFAULT_MAX_RESPONSE_HEADERS: usize = 1000;
 
-/// Upper bound of `http.max_response_headers`: what a response header map
-/// holds.
-pub const MAX_RESPONSE_HEADERS: usize = 32_768;
+/// Upper bound of `http.max_response_headers`: comfortably under what a
+/// response header map holds (24,576 entries).
+pub const MAX_RESPONSE_HEADERS: usize = 16_384;
 
 impl Default for HttpConfig {
     fn default() -> Self {
