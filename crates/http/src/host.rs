@@ -256,4 +256,15 @@ mod tests {
         );
         assert_eq!(authority(&parts(v2, "/", &[])), Err(Missing));
     }
+
+    proptest::proptest! {
+        /// Any bytes: no panic, and what passes never holds a byte that
+        /// could change the URI's path, query or fragment.
+        #[test]
+        fn arbitrary_hosts_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            if valid(&bytes) {
+                proptest::prop_assert!(!bytes.iter().any(|b| b"/?#@ \\\r\n".contains(b)));
+            }
+        }
+    }
 }

@@ -575,4 +575,19 @@ mod tests {
             100
         );
     }
+
+    proptest::proptest! {
+        /// Whatever a worker sends as a response context, parsing never
+        /// panics, and what comes out stays within the limits and carries
+        /// no framing header.
+        #[test]
+        fn hostile_contexts_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512), proto in proptest::prelude::any::<bool>()) {
+            let limits = HeadLimits { max_headers: 8, max_bytes: 256 };
+            let codec = if proto { goridge::flags::CODEC_PROTO } else { 0 };
+            if let Ok(head) = parse(&bytes, codec, limits) {
+                proptest::prop_assert!(head.headers.len() <= 8);
+                proptest::prop_assert!(head.headers.iter().all(|(n, _)| matches!(kind(n), Kind::EndToEnd)));
+            }
+        }
+    }
 }
