@@ -10,6 +10,8 @@ use hyper::body::Body;
 pub(crate) enum BodyError {
     /// Over `max_request_size`: 413.
     TooLarge,
+    /// Not all in within `body_read_timeout`: 408.
+    Timeout,
     /// The client sent something unreadable (bad chunked encoding, a
     /// malformed multipart body, a reset connection): 400.
     Bad(String),

@@ -1,11 +1,10 @@
 //! The request context RoadRunner sends to a worker, in JSON or protobuf.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use hyper::http::request::Parts;
 use hyper::Version;
-use ipnet::IpNet;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -95,52 +94,17 @@ pub(crate) fn cookies(parts: &Parts) -> BTreeMap<String, String> {
     out
 }
 
-/// The client address: the peer, or what a trusted proxy says it is.
-/// Headers are read in RoadRunner's order: Forwarded, X-Forwarded-For,
-/// X-Real-IP, True-Client-IP, CF-Connecting-IP.
-pub(crate) fn remote_addr(parts: &Parts, peer: IpAddr, trusted: &[IpNet]) -> String {
-    if !trusted.iter().any(|net| net.contains(&peer)) {
-        return peer.to_string();
-    }
-    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-    let parse = |s: &str| {
-        let s = s.trim().trim_matches('"');
-        let s = s
-            .strip_prefix('[')
-            .map_or(s, |r| r.split(']').next().unwrap_or(r));
-        s.parse::<IpAddr>()
-            .ok()
-            .or_else(|| s.parse::<SocketAddr>().ok().map(|a| a.ip()))
-    };
-    if let Some(fwd) = header("forwarded") {
-        let found = fwd
-            .split([';', ','])
-            .filter_map(|p| {
-                p.trim()
-                    .strip_prefix("for=")
-                    .or_else(|| p.trim().strip_prefix("For="))
-            })
-            .find_map(parse);
-        if let Some(ip) = found {
-            return ip.to_string();
-        }
-    }
-    if let Some(ip) = header("x-forwarded-for")
-        .and_then(|v| v.split(',').next())
-        .and_then(parse)
-    {
-        return ip.to_string();
-    }
-    for name in ["x-real-ip", "true-client-ip", "cf-connecting-ip"] {
-        if let Some(ip) = header(name).and_then(parse) {
-            return ip.to_string();
-        }
-    }
-    peer.to_string()
-}
-
-/// Everything but the body.
-pub(crate) fn meta(parts: &Parts, peer: IpAddr, scheme: &str, trusted: &[IpNet]) -> Meta {
+/// Everything but the body (`client`: the peer, or who the
+/// `proxy_ip_parser` middleware says it is); `Err` when the request's host is not valid
+/// (400). The URI is built from validated parts only: the scheme, the
+/// checked authority (`localhost` when the request names none) and the
+/// path and query hyper parsed.
+pub(crate) fn meta(
+    parts: &Parts,
+    client: IpAddr,
+    scheme: &str,
+) -> Result<Meta, crate::host::HostError> {
+    let host = crate::host::authority(parts)?.unwrap_or("localhost");
     let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, value) in &parts.headers {
         if name == hyper::header::HOST {
@@ -151,21 +115,15 @@ pub(crate) fn meta(parts: &Parts, peer: IpAddr, scheme: &str, trusted: &[IpNet])
             .or_default()
             .push(String::from_utf8_lossy(value.as_bytes()).into_owned());
     }
-    let host = parts
-        .uri
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .or_else(|| {
-            parts
-                .headers
-                .get(hyper::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| "localhost".to_owned());
     let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    Meta {
-        remote_addr: remote_addr(parts, peer, trusted),
+    let path_and_query = if path_and_query.starts_with('/') {
+        path_and_query
+    } else {
+        // `OPTIONS *` and the like: no path to route on.
+        "/"
+    };
+    Ok(Meta {
+        remote_addr: client.to_string(),
         protocol: match parts.version {
             Version::HTTP_09 => "HTTP/0.9",
             Version::HTTP_10 => "HTTP/1.0",
@@ -174,11 +132,11 @@ pub(crate) fn meta(parts: &Parts, peer: IpAddr, scheme: &str, trusted: &[IpNet])
             _ => "HTTP/1.1",
         },
         method: parts.method.as_str().to_owned(),
-        uri: strip_crlf(&format!("{scheme}://{host}{path_and_query}")),
+        uri: format!("{scheme}://{host}{path_and_query}"),
         headers,
         cookies: cookies(parts),
         raw_query: strip_crlf(parts.uri.query().unwrap_or("")),
-    }
+    })
 }
 
 #[derive(Serialize)]
@@ -289,7 +247,7 @@ mod tests {
 
     #[test]
     fn json_context_has_roadrunner_fields() {
-        let meta = meta(&sample(), "10.1.2.3".parse().unwrap(), "http", &[]);
+        let meta = meta(&sample(), "10.1.2.3".parse().unwrap(), "http").unwrap();
         let (codec, bytes) = encode(&meta, false, None, ContextEncoding::Json);
         assert_eq!(codec, goridge::flags::CODEC_JSON);
         let v: Value = serde_json::from_slice(&bytes).unwrap();
@@ -313,7 +271,7 @@ mod tests {
 
     #[test]
     fn proto_context_decodes_back() {
-        let meta = meta(&sample(), "10.1.2.3".parse().unwrap(), "https", &[]);
+        let meta = meta(&sample(), "10.1.2.3".parse().unwrap(), "https").unwrap();
         let uploads = serde_json::json!({"f": {"name": "a.txt"}});
         let (codec, bytes) = encode(&meta, true, Some(&uploads), ContextEncoding::Proto);
         assert_eq!(codec, goridge::flags::CODEC_PROTO);
@@ -328,45 +286,5 @@ mod tests {
         assert!(req.parsed);
         let back: Value = serde_json::from_slice(&req.uploads).unwrap();
         assert_eq!(back, uploads);
-    }
-
-    #[test]
-    fn proxies_are_believed_only_when_trusted() {
-        let req = parts(
-            hyper::Request::builder()
-                .uri("/")
-                .header("X-Forwarded-For", "203.0.113.7, 10.0.0.1")
-                .header("X-Real-IP", "198.51.100.1")
-                .body(())
-                .unwrap(),
-        );
-        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
-        assert_eq!(remote_addr(&req, proxy, &[]), "10.0.0.1");
-        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
-        assert_eq!(remote_addr(&req, proxy, &trusted), "203.0.113.7");
-        let fwd = parts(
-            hyper::Request::builder()
-                .uri("/")
-                .header("Forwarded", "for=\"[2001:db8::1]:4711\";proto=https")
-                .body(())
-                .unwrap(),
-        );
-        assert_eq!(remote_addr(&fwd, proxy, &trusted), "2001:db8::1");
-        let real = parts(
-            hyper::Request::builder()
-                .uri("/")
-                .header("X-Real-IP", "198.51.100.1")
-                .body(())
-                .unwrap(),
-        );
-        assert_eq!(remote_addr(&real, proxy, &trusted), "198.51.100.1");
-        let junk = parts(
-            hyper::Request::builder()
-                .uri("/")
-                .header("X-Real-IP", "not an ip")
-                .body(())
-                .unwrap(),
-        );
-        assert_eq!(remote_addr(&junk, proxy, &trusted), "10.0.0.1");
     }
 }

@@ -455,7 +455,9 @@ fn build_request(
 ) -> Result<(Request<Full<Bytes>>, SocketAddr), String> {
     let pairs = name_values(&p.params).ok_or("malformed params")?;
     let mut env: HashMap<String, Vec<u8>> = HashMap::new();
-    let mut builder = Request::builder().version(Version::HTTP_11);
+    let mut builder = Request::builder()
+        .version(Version::HTTP_11)
+        .extension(crate::host::Gateway);
     let mut headers = Vec::new();
     for (name, value) in pairs {
         let name = String::from_utf8(name).map_err(|_| "param name is not UTF-8")?;

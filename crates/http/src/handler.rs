@@ -8,12 +8,12 @@ use coyote_pool::{Fault, Payload, Pool, PoolError, ResponseStream};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Body, Frame};
-use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use hyper::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::Value;
 
 use crate::body::{self, BodyError, BoxError};
-use crate::response::{self, Head};
+use crate::response::{self, DeclaredLength, Head, HeadLimits};
 use crate::uploads::{self, TempFiles};
 use crate::{context, form, HttpOptions};
 
@@ -25,6 +25,15 @@ pub struct Handler {
     pool: Pool,
     opts: HttpOptions,
     metrics: Option<crate::HttpMetrics>,
+}
+
+/// What the response must fit: the request's method and protocol.
+#[derive(Clone, Copy)]
+struct Asked {
+    /// A HEAD request: no body goes out, a declared length may.
+    head: bool,
+    /// HTTP/1.x, where `Connection: close` means something.
+    http1: bool,
 }
 
 /// What the body turned into for the worker.
@@ -99,7 +108,23 @@ impl Handler {
                 parts.headers.insert(name.clone(), value.clone());
             }
         }
-        let meta = context::meta(&parts, peer.ip(), scheme, &self.opts.trusted_subnets);
+        let client = match &self.opts.proxy_ip_parser {
+            Some(proxy) => proxy.client(&parts.headers, peer.ip()),
+            None => peer.ip(),
+        };
+        let meta = match context::meta(&parts, client, scheme) {
+            Ok(meta) => meta,
+            Err(e) => {
+                tracing::debug!(target: "coyote::http", %peer, error = %e, "bad request");
+                let mut response = full(StatusCode::BAD_REQUEST, format!("400 Bad Request: {e}\n"));
+                if parts.version <= hyper::Version::HTTP_11 {
+                    response
+                        .headers_mut()
+                        .insert(CONNECTION, HeaderValue::from_static("close"));
+                }
+                return response;
+            }
+        };
         let file = match &self.opts.static_files {
             Some(files) => {
                 // Boxed here and below: rarely taken branches, kept out of
@@ -152,8 +177,32 @@ impl Handler {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        let prepared = match self.prepare(parts, body).await {
+        // The whole body within body_read_timeout: a client trickling it
+        // holds neither the connection nor its buffers for ever (and no
+        // worker: none is asked for before the body is in).
+        let prepared = if body.is_end_stream() {
+            self.prepare(parts, body).await
+        } else {
+            tokio::time::timeout(self.opts.body_read_timeout, self.prepare(parts, body))
+                .await
+                .unwrap_or(Err(BodyError::Timeout))
+        };
+        let prepared = match prepared {
             Ok(prepared) => prepared,
+            Err(BodyError::Timeout) => {
+                tracing::debug!(target: "coyote::http", timeout = ?self.opts.body_read_timeout,
+                    "request body too slow");
+                let mut response = full(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request body not received within body_read_timeout\n",
+                );
+                if parts.version <= hyper::Version::HTTP_11 {
+                    response
+                        .headers_mut()
+                        .insert(CONNECTION, HeaderValue::from_static("close"));
+                }
+                return response;
+            }
             Err(BodyError::TooLarge) => {
                 return full(
                     StatusCode::PAYLOAD_TOO_LARGE,
@@ -176,7 +225,11 @@ impl Handler {
             Ok(stream) => stream,
             Err(e) => return self.failure(&e),
         };
-        self.respond(stream, prepared.files, interim).await
+        let asked = Asked {
+            head: parts.method == Method::HEAD,
+            http1: parts.version <= hyper::Version::HTTP_11,
+        };
+        self.respond(stream, prepared.files, interim, asked).await
     }
 
     /// Reads the body the way RoadRunner hands it to PHP.
@@ -245,20 +298,28 @@ impl Handler {
         mut stream: ResponseStream,
         files: TempFiles,
         interim: Option<crate::interim::Interim>,
+        asked: Asked,
     ) -> Response<HttpBody> {
+        let limits = HeadLimits {
+            max_headers: self.opts.max_response_headers,
+            max_bytes: self.opts.max_response_header_bytes,
+        };
         let (head, first) = loop {
             let part = match stream.next().await {
                 Some(Ok(part)) => part,
                 Some(Err(e)) => return self.failure(&e),
-                None => return self.bad_worker("the worker sent no response"),
+                None => return self.bad_worker("the worker sent no response", stream.pid()),
             };
-            let head = match response::parse(&part.context, part.codec) {
+            let head = match response::parse(&part.context, part.codec, limits) {
                 Ok(head) => head,
-                Err(reason) => return self.bad_worker(&reason),
+                Err(reason) => return self.bad_worker(&reason.to_string(), stream.pid()),
             };
             if head.status.is_informational() {
                 if !part.more {
-                    return self.bad_worker("the worker sent only an informational response");
+                    return self.bad_worker(
+                        "the worker sent only an informational response",
+                        stream.pid(),
+                    );
                 }
                 // 101 would switch protocols under hyper's feet; the rest
                 // (103 Early Hints above all) go out as interim responses
@@ -274,15 +335,38 @@ impl Handler {
             }
             break (head, part);
         };
-        let Head { status, headers } = head;
+        let Head {
+            status,
+            headers,
+            content_length,
+            close,
+        } = head;
+        let pid = stream.pid();
         let (headers, trailers) = split_trailers(headers);
-        let body: HttpBody = if first.more || trailers.is_some() {
+        let streamed = first.more || trailers.is_some();
+        // The body is framed by its real length (or chunked when streamed);
+        // what the worker declared only stands for HEAD, which has no body.
+        let mut length = None;
+        match content_length {
+            Some(DeclaredLength::Valid(n)) if asked.head => length = Some(n),
+            _ if asked.head && !first.more && !first.body.is_empty() => {
+                length = Some(first.body.len() as u64);
+            }
+            Some(DeclaredLength::Valid(n)) if !streamed && n == first.body.len() as u64 => {}
+            Some(declared) if !streamed => {
+                tracing::warn!(target: "coyote::http", pid, ?declared, actual = first.body.len(),
+                    "worker's Content-Length disagrees with its body; sent with the real length");
+            }
+            Some(_) | None => {}
+        }
+        let first_body = if asked.head { Bytes::new() } else { first.body };
+        let body: HttpBody = if (first.more || trailers.is_some()) && !asked.head {
             // Streamed, or ending in trailers (which need chunked
             // encoding on HTTP/1.1, so the body must not have a known
             // length).
             let more = first.more;
             let chunks = futures::stream::unfold(
-                (Some(first.body), more.then_some(stream), files, trailers),
+                (Some(first_body), more.then_some(stream), files, trailers),
                 |(first, mut stream, files, trailers)| async move {
                     if let Some(chunk) = first {
                         return Some((Ok(Frame::data(chunk)), (None, stream, files, trailers)));
@@ -307,20 +391,35 @@ impl Handler {
             );
             StreamBody::new(chunks).boxed_unsync()
         } else {
-            drop(files);
-            Full::new(first.body).map_err(|e| match e {}).boxed_unsync()
+            // A HEAD answer ends here; a streamed one is cancelled by
+            // dropping the stream (the worker gets STOP).
+            drop((files, stream));
+            Full::new(first_body).map_err(|e| match e {}).boxed_unsync()
         };
         let mut response = Response::new(body);
         *response.status_mut() = status;
         let map = response.headers_mut();
+        // Never `reserve`: it panics past the map's capacity.
+        let _ = map.try_reserve(headers.len() + 2);
         for (name, value) in headers {
-            map.append(name, value);
+            // The head was bounded by `max_response_headers`, which the
+            // config keeps well under HeaderMap's capacity (24,576
+            // entries); never panic anyway.
+            if map.try_append(name, value).is_err() {
+                return self.bad_worker("too many response headers", pid);
+            }
+        }
+        if let Some(n) = length {
+            map.insert(CONTENT_LENGTH, HeaderValue::from(n));
+        }
+        if close && asked.http1 {
+            map.insert(CONNECTION, HeaderValue::from_static("close"));
         }
         response
     }
 
-    fn bad_worker(&self, reason: &str) -> Response<HttpBody> {
-        tracing::error!(target: "coyote::http", %reason, "invalid response from the worker");
+    fn bad_worker(&self, reason: &str, pid: u32) -> Response<HttpBody> {
+        tracing::error!(target: "coyote::http", %reason, pid, "invalid response from the worker");
         full(self.error_status(), "Internal Server Error\n")
     }
 
@@ -370,32 +469,112 @@ impl Handler {
 /// RoadRunner's trailer rule: headers named in the worker's `Trailer`
 /// header are sent after the body as trailers instead of in the head
 /// (`Trailer` itself stays, announcing them). hyper sends them on HTTP/2,
-/// and on HTTP/1.1 when the client said `TE: trailers`.
+/// and on HTTP/1.1 when the client said `TE: trailers`. Names that may not
+/// be trailers (RFC 9110, 6.5.1: framing, routing, `Trailer` itself and the
+/// content's own metadata) stay in the head and are not announced.
 fn split_trailers(
     headers: Vec<(hyper::header::HeaderName, HeaderValue)>,
 ) -> (
     Vec<(hyper::header::HeaderName, HeaderValue)>,
     Option<hyper::HeaderMap>,
 ) {
+    if !headers
+        .iter()
+        .any(|(name, _)| *name == hyper::header::TRAILER)
+    {
+        return (headers, None);
+    }
     let names: Vec<String> = headers
         .iter()
         .filter(|(name, _)| *name == hyper::header::TRAILER)
         .filter_map(|(_, value)| value.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(|n| n.trim().to_ascii_lowercase())
-        .filter(|n| !n.is_empty())
+        .filter(|n| !n.is_empty() && !NOT_TRAILERS.contains(&n.as_str()))
         .collect();
+    let mut head = Vec::with_capacity(headers.len());
     if names.is_empty() {
-        return (headers, None);
+        head.extend(
+            headers
+                .into_iter()
+                .filter(|(name, _)| *name != hyper::header::TRAILER),
+        );
+        return (head, None);
     }
     let mut trailers = hyper::HeaderMap::new();
-    let mut head = Vec::with_capacity(headers.len());
     for (name, value) in headers {
+        if name == hyper::header::TRAILER {
+            continue;
+        }
         if names.iter().any(|n| n == name.as_str()) {
             trailers.append(name, value);
         } else {
             head.push((name, value));
         }
     }
+    if let Ok(announced) = HeaderValue::from_str(&names.join(", ")) {
+        head.push((hyper::header::TRAILER, announced));
+    }
     (head, Some(trailers))
+}
+
+/// Fields that never travel as trailers.
+const NOT_TRAILERS: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-connection",
+    "host",
+    "content-type",
+    "content-encoding",
+    "content-range",
+];
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use hyper::header::HeaderName;
+
+    fn pair(name: &'static str, value: &'static str) -> (HeaderName, HeaderValue) {
+        (
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        )
+    }
+
+    #[test]
+    fn trailers_never_carry_framing_or_routing() {
+        let (head, trailers) = split_trailers(vec![
+            pair("trailer", "X-Checksum, Content-Type, Host"),
+            pair("x-checksum", "abc"),
+            pair("content-type", "text/plain"),
+            pair("x-head", "here"),
+        ]);
+        let trailers = trailers.unwrap();
+        assert_eq!(trailers.len(), 1);
+        assert_eq!(trailers["x-checksum"], "abc");
+        let names: Vec<_> = head
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.to_str().unwrap()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("content-type", "text/plain"),
+                ("x-head", "here"),
+                ("trailer", "x-checksum")
+            ]
+        );
+        let (head, trailers) =
+            split_trailers(vec![pair("trailer", "content-length"), pair("x-a", "1")]);
+        assert!(trailers.is_none());
+        assert_eq!(head.len(), 1, "an announcement of nothing is dropped");
+        let (head, trailers) = split_trailers(vec![pair("x-a", "1")]);
+        assert!(trailers.is_none() && head.len() == 1);
+    }
 }

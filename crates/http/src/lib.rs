@@ -15,8 +15,11 @@
 //! - `body`: reading a body under `max_request_size`.
 //! - `response`: the worker's answer -> status, headers, (streamed) body.
 //! - `handler`: one request end to end ([`Handler`]).
+//! - `host`: the request's Host / `:authority`, validated (RFC 9112).
 //! - `headers`: the `headers` middleware (request / response headers, CORS).
 //! - `gzip`: the `gzip` middleware (complete bodies >= 1 KiB, negotiated).
+//! - `proxy`: the `proxy_ip_parser` middleware (client IP from a trusted
+//!   proxy's headers).
 //! - `files`: the `static` middleware (files served without a worker).
 //! - `metrics`: request counters / histogram / in-flight ([`HttpMetrics`]).
 //! - `fcgi`: the FastCGI listener ([`serve_fcgi`]).
@@ -35,11 +38,13 @@ mod form;
 mod gzip;
 mod handler;
 mod headers;
+mod host;
 mod interim;
 mod metrics;
 mod options;
 mod plugin;
 pub mod proto;
+mod proxy;
 mod response;
 mod server;
 mod steering;
@@ -55,6 +60,7 @@ pub use hyper::header::{HeaderName, HeaderValue};
 pub use metrics::HttpMetrics;
 pub use options::{ContextEncoding, HttpOptions, UploadOptions};
 pub use plugin::HttpPlugin;
+pub use proxy::{ForwardingHeader, ProxyOptions};
 pub use server::{serve, serve_redirect, serve_tls};
 pub use steering::Placement;
 pub use tls::{acceptor as tls_acceptor, ClientAuth, TlsError, TlsOptions};

@@ -1,8 +1,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ipnet::IpNet;
-
 /// How the request context travels to workers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ContextEncoding {
@@ -51,17 +49,29 @@ pub struct HttpOptions {
     pub access_logs: bool,
     /// `pool.debug`: worker error texts go to the client.
     pub debug: bool,
-    /// Proxies whose X-Real-IP / X-Forwarded-For / Forwarded are believed.
-    pub trusted_subnets: Vec<IpNet>,
+    /// The `proxy_ip_parser` middleware, when listed in `http.middleware`
+    /// (and `http.trusted_subnets` is not empty): the only way a request
+    /// header changes the client address PHP sees.
+    pub proxy_ip_parser: Option<crate::ProxyOptions>,
     /// Multipart uploads.
     pub uploads: UploadOptions,
     /// Context encoding sent to workers.
     pub encoding: ContextEncoding,
     /// A client must send its request headers within this time.
     pub header_read_timeout: Duration,
+    /// A request body must arrive whole within this time (408 otherwise).
+    pub body_read_timeout: Duration,
     /// Largest request head (request line + headers); larger gets 431.
     /// Go's default, which RoadRunner keeps: 1 MiB.
     pub max_header_bytes: usize,
+    /// Most header lines a worker's response may have; more is a worker
+    /// fault (500). The config keeps it at most 16,384, well within what a
+    /// `HeaderMap` holds.
+    pub max_response_headers: usize,
+    /// Most bytes (`name: value\r\n`, added up) a worker's response head
+    /// may have; more is a worker fault (500). Go's request-side default:
+    /// 1 MiB.
+    pub max_response_header_bytes: usize,
     /// HTTP/2 over cleartext (h2c) alongside HTTP/1.1.
     pub h2c: bool,
     /// `http2.max_concurrent_streams`.
@@ -82,11 +92,14 @@ impl Default for HttpOptions {
             internal_error_code: 500,
             access_logs: false,
             debug: false,
-            trusted_subnets: Vec::new(),
+            proxy_ip_parser: None,
             uploads: UploadOptions::default(),
             encoding: ContextEncoding::Json,
             header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(60),
             max_header_bytes: 1 << 20,
+            max_response_headers: 1000,
+            max_response_header_bytes: 1 << 20,
             h2c: false,
             max_concurrent_streams: 128,
             headers: None,

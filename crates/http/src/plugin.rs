@@ -12,8 +12,9 @@ use hyper::header::{HeaderName, HeaderValue};
 use tokio_util::task::TaskTracker;
 
 use crate::{
-    ClientAuth, ContextEncoding, CorsOptions, FcgiListener, Handler, HeadersOptions, HttpMetrics,
-    HttpOptions, Placement, StaticOptions, TlsOptions, UploadOptions,
+    ClientAuth, ContextEncoding, CorsOptions, FcgiListener, ForwardingHeader, Handler,
+    HeadersOptions, HttpMetrics, HttpOptions, Placement, ProxyOptions, StaticOptions, TlsOptions,
+    UploadOptions,
 };
 
 /// The `http` plugin.
@@ -72,10 +73,12 @@ impl Plugin for HttpPlugin {
         let mut headers = None;
         let mut gzip = false;
         let mut static_files = None;
+        let mut proxy_ip_parser = None;
         for (i, name) in http.middleware.iter().enumerate() {
             match name.as_str() {
                 "headers" => headers = headers_options(plan, http),
                 "gzip" => gzip = true,
+                "proxy_ip_parser" => proxy_ip_parser = proxy_options(plan, http),
                 "static" => static_files = static_options(plan, http),
                 other => plan.warn(
                     &format!("http.middleware[{i}]"),
@@ -111,7 +114,7 @@ impl Plugin for HttpPlugin {
             internal_error_code: http.internal_error_code,
             access_logs: http.access_logs,
             debug: http.pool.debug,
-            trusted_subnets: http.trusted_subnets.clone(),
+            proxy_ip_parser,
             uploads: UploadOptions {
                 dir: http.uploads.dir.clone(),
                 forbid: http.uploads.forbid.clone(),
@@ -123,6 +126,9 @@ impl Plugin for HttpPlugin {
                 _ => ContextEncoding::Json,
             },
             header_read_timeout: http.header_read_timeout,
+            body_read_timeout: http.body_read_timeout,
+            max_response_headers: http.max_response_headers,
+            max_response_header_bytes: http.max_response_header_bytes,
             h2c: http.http2.h2c,
             max_concurrent_streams: http.http2.max_concurrent_streams,
             headers,
@@ -303,6 +309,45 @@ fn header_pairs(
         }
     }
     pairs
+}
+
+/// `http.trusted_subnets` + `http.trusted_headers` -> the
+/// `proxy_ip_parser` middleware's options. As RoadRunner's plugin, it is
+/// disabled (`None`) unless `http.trusted_subnets` is set in the file and
+/// not empty: the default private ranges are never trusted implicitly.
+fn proxy_options(plan: &mut Plan<'_>, http: &HttpConfig) -> Option<ProxyOptions> {
+    let set = plan
+        .section("http")
+        .and_then(|h| h.get("trusted_subnets"))
+        .is_some_and(|n| !n.is_null());
+    if !set || http.trusted_subnets.is_empty() {
+        plan.warn(
+            "http.middleware",
+            "proxy_ip_parser needs http.trusted_subnets (the proxies to believe); \
+             without it no forwarding header is read",
+        );
+        return None;
+    }
+    let names: Vec<&str> = if http.trusted_headers.is_empty() {
+        crate::proxy::DEFAULT_HEADERS.to_vec()
+    } else {
+        http.trusted_headers.iter().map(String::as_str).collect()
+    };
+    let mut headers = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        match ForwardingHeader::from_name(name) {
+            Ok(header) if !headers.contains(&header) => headers.push(header),
+            Ok(_) => {}
+            Err(e) => plan.problem(
+                &format!("http.trusted_headers[{i}]"),
+                format!("{name:?}: {e}"),
+            ),
+        }
+    }
+    Some(ProxyOptions {
+        trusted_subnets: http.trusted_subnets.clone(),
+        headers,
+    })
 }
 
 /// `http.headers` -> the headers middleware's options.

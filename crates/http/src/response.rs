@@ -1,163 +1,464 @@
 //! The worker's response context: status and headers, JSON or protobuf.
+//!
+//! The worker never decides how a response is framed: `Content-Length`,
+//! `Transfer-Encoding`, `Connection`, `Keep-Alive`, `Upgrade`, `TE` and
+//! `Proxy-Connection` are taken out here (the server frames the body
+//! itself), and the head is bounded in header count and bytes before
+//! anything is built from it.
 
-use hyper::header::{HeaderName, HeaderValue};
+use std::fmt;
+
+use hyper::header::{
+    HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, TE, TRANSFER_ENCODING, UPGRADE,
+};
 use hyper::StatusCode;
-use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+/// Bounds on one response head from a worker (`http.max_response_headers`,
+/// `http.max_response_header_bytes`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HeadLimits {
+    /// Header lines (each value of a list counts).
+    pub(crate) max_headers: usize,
+    /// Bytes of `name: value\r\n` lines, added up.
+    pub(crate) max_bytes: usize,
+}
+
+/// What the worker said its body length was. Never sent as is: the server
+/// frames the body by its real length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DeclaredLength {
+    /// One length (or the same one repeated).
+    Valid(u64),
+    /// Not a number, or several different numbers.
+    Invalid,
+}
 
 /// Status and headers of one response (or of one informational 1xx).
 #[derive(Debug)]
 pub(crate) struct Head {
     pub(crate) status: StatusCode,
+    /// End-to-end headers only; framing headers are never in here.
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    /// The worker's `Content-Length`, when it sent one.
+    pub(crate) content_length: Option<DeclaredLength>,
+    /// The worker sent `Connection: close`: the server closes the
+    /// connection after this response (HTTP/1.1), with its own header.
+    pub(crate) close: bool,
 }
 
-#[derive(Deserialize)]
-struct JsonHead {
-    #[serde(default)]
-    status: i64,
-    #[serde(default)]
-    headers: Option<std::collections::BTreeMap<String, OneOrMany>>,
-}
-
-/// A header value as workers send it: one string or a list of strings.
-/// Deserialized by hand: serde's `untagged` would buffer every value and
-/// build (then discard) an error for each list, on every response.
-enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl<'de> Deserialize<'de> for OneOrMany {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = OneOrMany;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a string or a list of strings")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<OneOrMany, E> {
-                Ok(OneOrMany::One(v.to_owned()))
-            }
-            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<OneOrMany, E> {
-                Ok(OneOrMany::One(v))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<OneOrMany, A::Error> {
-                let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(1));
-                while let Some(value) = seq.next_element::<String>()? {
-                    values.push(value);
-                }
-                Ok(OneOrMany::Many(values))
-            }
-        }
-        d.deserialize_any(Visitor)
-    }
+/// Why a response head was refused (a worker fault: 5xx).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum HeadError {
+    /// Not valid JSON / protobuf for a response context.
+    #[error("invalid {encoding} response context: {reason}")]
+    Decode {
+        /// `JSON` or `protobuf`.
+        encoding: &'static str,
+        /// The decoder's message.
+        reason: String,
+    },
+    /// Status outside 100..=599.
+    #[error("invalid status code {0}")]
+    Status(i64),
+    /// More header lines than `max_response_headers`.
+    #[error("response has more than {limit} headers (http.max_response_headers)")]
+    TooManyHeaders {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// More header bytes than `max_response_header_bytes`.
+    #[error("response headers are larger than {limit} bytes (http.max_response_header_bytes)")]
+    TooLarge {
+        /// The limit in force.
+        limit: usize,
+    },
 }
 
 /// Header names with their raw values, as decoded.
 type RawHeaders = Vec<(String, Vec<Vec<u8>>)>;
 
+/// Counts header lines and bytes against the limits as they are decoded,
+/// so an oversized head is refused before it is all built.
+struct Budget {
+    limits: HeadLimits,
+    headers: usize,
+    bytes: usize,
+    exceeded: Option<HeadError>,
+}
+
+impl Budget {
+    fn new(limits: HeadLimits) -> Self {
+        Self {
+            limits,
+            headers: 0,
+            bytes: 0,
+            exceeded: None,
+        }
+    }
+
+    /// Accounts one `name: value` line; false (and the reason kept) once a
+    /// limit is passed.
+    fn charge(&mut self, name: usize, value: usize) -> bool {
+        self.headers += 1;
+        self.bytes = self.bytes.saturating_add(name + value + 4);
+        if self.headers > self.limits.max_headers {
+            self.exceeded = Some(HeadError::TooManyHeaders {
+                limit: self.limits.max_headers,
+            });
+        } else if self.bytes > self.limits.max_bytes {
+            self.exceeded = Some(HeadError::TooLarge {
+                limit: self.limits.max_bytes,
+            });
+        }
+        self.exceeded.is_none()
+    }
+
+    fn refuse<E: de::Error>(&self) -> E {
+        E::custom("response head over the limits")
+    }
+}
+
+/// The top-level JSON object: `{"status": int, "headers": {...}}`.
+struct HeadSeed<'a>(&'a mut Budget);
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "lowercase")]
+enum Field {
+    Status,
+    Headers,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> DeserializeSeed<'de> for HeadSeed<'_> {
+    type Value = (i64, RawHeaders);
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for HeadSeed<'_> {
+    type Value = (i64, RawHeaders);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a response context object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut status = 0;
+        let mut headers = Vec::new();
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                Field::Status => status = map.next_value::<Option<i64>>()?.unwrap_or(0),
+                Field::Headers => headers = map.next_value_seed(HeadersSeed(&mut *self.0))?,
+                Field::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok((status, headers))
+    }
+}
+
+/// `"headers"`: an object of name -> string or list of strings, or null.
+struct HeadersSeed<'a>(&'a mut Budget);
+
+impl<'de> DeserializeSeed<'de> for HeadersSeed<'_> {
+    type Value = RawHeaders;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for HeadersSeed<'_> {
+    type Value = RawHeaders;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object of header names to values")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<RawHeaders, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<RawHeaders, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<RawHeaders, D::Error> {
+        d.deserialize_map(self)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawHeaders, A::Error> {
+        let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8).min(64));
+        while let Some(name) = map.next_key::<String>()? {
+            let values = map.next_value_seed(ValuesSeed {
+                budget: &mut *self.0,
+                name: name.len(),
+            })?;
+            out.push((name, values));
+        }
+        Ok(out)
+    }
+}
+
+/// One header's value: a string or a list of strings (deserialized by
+/// hand: serde's `untagged` would buffer every value and build, then
+/// discard, an error for each list, on every response).
+struct ValuesSeed<'a> {
+    budget: &'a mut Budget,
+    name: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for ValuesSeed<'_> {
+    type Value = Vec<Vec<u8>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValuesSeed<'_> {
+    type Value = Vec<Vec<u8>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or a list of strings")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        self.visit_string(v.to_owned())
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        if !self.budget.charge(self.name, v.len()) {
+            return Err(self.budget.refuse());
+        }
+        Ok(vec![v.into_bytes()])
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(1).min(16));
+        while let Some(value) = seq.next_element::<String>()? {
+            if !self.budget.charge(self.name, value.len()) {
+                return Err(self.budget.refuse());
+            }
+            values.push(value.into_bytes());
+        }
+        Ok(values)
+    }
+}
+
+/// How a header name is treated.
+enum Kind {
+    /// Sent on (end to end).
+    EndToEnd,
+    /// `Content-Length`: recorded, never sent as is.
+    Length,
+    /// `Connection`: only its `close` token is honoured.
+    Connection,
+    /// Hop-by-hop framing the server owns: dropped.
+    Framing,
+}
+
+fn kind(name: &HeaderName) -> Kind {
+    if name == CONTENT_LENGTH {
+        Kind::Length
+    } else if name == CONNECTION {
+        Kind::Connection
+    } else if name == TRANSFER_ENCODING
+        || name == UPGRADE
+        || name == TE
+        || name.as_str() == "keep-alive"
+        || name.as_str() == "proxy-connection"
+    {
+        Kind::Framing
+    } else {
+        Kind::EndToEnd
+    }
+}
+
+fn declared_length(value: &[u8]) -> Option<u64> {
+    let digits = value.trim_ascii();
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+/// The most a context may weigh before it is even decoded: JSON escapes
+/// can make a byte take six (`\u0001`), and every entry has a few bytes
+/// of punctuation or protobuf tags.
+fn max_context(limits: HeadLimits, json: bool) -> usize {
+    let per_byte = if json { 6 } else { 1 };
+    limits
+        .max_bytes
+        .saturating_mul(per_byte)
+        .saturating_add(limits.max_headers.saturating_mul(16))
+        .saturating_add(64)
+}
+
 /// Parses a response context. `codec` is the frame's flags: CODEC_PROTO
 /// means `http.v1.Response`; 0 or CODEC_JSON means JSON (roadrunner-http
 /// 3.x sends JSON with no codec flag).
-pub(crate) fn parse(context: &[u8], codec: u8) -> Result<Head, String> {
-    let (status, raw_headers): (i64, RawHeaders) = if codec & goridge::flags::CODEC_PROTO != 0 {
+pub(crate) fn parse(context: &[u8], codec: u8, limits: HeadLimits) -> Result<Head, HeadError> {
+    let proto = codec & goridge::flags::CODEC_PROTO != 0;
+    if context.len() > max_context(limits, !proto) {
+        return Err(HeadError::TooLarge {
+            limit: limits.max_bytes,
+        });
+    }
+    let mut budget = Budget::new(limits);
+    let (status, raw_headers): (i64, RawHeaders) = if proto {
         use prost::Message;
-        let r = crate::proto::Response::decode(context)
-            .map_err(|e| format!("invalid protobuf response context: {e}"))?;
-        (
-            r.status,
-            r.headers.into_iter().map(|(k, v)| (k, v.value)).collect(),
-        )
-    } else {
-        let r: JsonHead = serde_json::from_slice(context)
-            .map_err(|e| format!("invalid JSON response context: {e}"))?;
-        let headers = r
-            .headers
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| {
-                let values = match v {
-                    OneOrMany::One(s) => vec![s.into_bytes()],
-                    OneOrMany::Many(v) => v.into_iter().map(String::into_bytes).collect(),
-                };
-                (k, values)
-            })
-            .collect();
+        let r = crate::proto::Response::decode(context).map_err(|e| HeadError::Decode {
+            encoding: "protobuf",
+            reason: e.to_string(),
+        })?;
+        let mut headers = Vec::with_capacity(r.headers.len().min(limits.max_headers));
+        for (name, values) in r.headers {
+            for value in &values.value {
+                if !budget.charge(name.len(), value.len()) {
+                    return Err(budget.exceeded.take().unwrap_or(HeadError::TooLarge {
+                        limit: limits.max_bytes,
+                    }));
+                }
+            }
+            headers.push((name, values.value));
+        }
         (r.status, headers)
+    } else {
+        let mut de = serde_json::Deserializer::from_slice(context);
+        let parsed = HeadSeed(&mut budget)
+            .deserialize(&mut de)
+            .and_then(|head| de.end().map(|()| head));
+        match parsed {
+            Ok(head) => head,
+            Err(e) => {
+                return Err(budget.exceeded.take().unwrap_or(HeadError::Decode {
+                    encoding: "JSON",
+                    reason: e.to_string(),
+                }))
+            }
+        }
     };
     let status = u16::try_from(status)
         .ok()
         .filter(|s| (100..=599).contains(s))
         .and_then(|s| StatusCode::from_u16(s).ok())
-        .ok_or_else(|| format!("invalid status code {status}"))?;
-    let mut headers = Vec::new();
+        .ok_or(HeadError::Status(status))?;
+    let mut head = Head {
+        status,
+        headers: Vec::with_capacity(budget.headers),
+        content_length: None,
+        close: false,
+    };
     for (name, values) in raw_headers {
         let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
             tracing::warn!(target: "coyote::http", header = %name, "worker sent an invalid header name; dropped");
             continue;
         };
+        match kind(&name) {
+            Kind::EndToEnd => {}
+            Kind::Length => {
+                for value in &values {
+                    let this = declared_length(value)
+                        .map_or(DeclaredLength::Invalid, DeclaredLength::Valid);
+                    head.content_length = match head.content_length {
+                        None => Some(this),
+                        Some(prev) if prev == this => Some(prev),
+                        Some(_) => Some(DeclaredLength::Invalid),
+                    };
+                }
+                continue;
+            }
+            Kind::Connection => {
+                head.close |= values.iter().any(|v| {
+                    v.split(|b| *b == b',')
+                        .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"))
+                });
+                continue;
+            }
+            Kind::Framing => {
+                tracing::debug!(target: "coyote::http", header = %name,
+                    "worker sent a hop-by-hop header; the server frames responses itself, dropped");
+                continue;
+            }
+        }
         for value in values {
             match HeaderValue::from_bytes(&value) {
-                Ok(value) => headers.push((name.clone(), value)),
+                Ok(value) => head.headers.push((name.clone(), value)),
                 Err(_) => {
                     tracing::warn!(target: "coyote::http", header = %name, "worker sent an invalid header value; dropped");
                 }
             }
         }
     }
-    Ok(Head { status, headers })
+    Ok(head)
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use std::collections::HashMap;
 
     use prost::Message;
 
     use super::*;
 
+    const LIMITS: HeadLimits = HeadLimits {
+        max_headers: 1000,
+        max_bytes: 1 << 20,
+    };
+
+    fn json(context: &[u8]) -> Result<Head, HeadError> {
+        parse(context, 0, LIMITS)
+    }
+
     #[test]
     fn json_responses() {
-        let head = parse(
-            br#"{"status":201,"headers":{"X-A":["1","2"],"Content-Type":["text/plain"]}}"#,
-            0,
-        )
-        .unwrap();
+        let head =
+            json(br#"{"status":201,"headers":{"X-A":["1","2"],"Content-Type":["text/plain"]}}"#)
+                .unwrap();
         assert_eq!(head.status, StatusCode::CREATED);
         assert_eq!(head.headers.len(), 3);
         let head = parse(
             br#"{"status":404,"headers":null}"#,
             goridge::flags::CODEC_JSON,
+            LIMITS,
         )
         .unwrap();
         assert_eq!(head.status, StatusCode::NOT_FOUND);
         assert!(head.headers.is_empty());
-        let head = parse(br#"{"status":200}"#, 0).unwrap();
+        let head = json(br#"{"status":200}"#).unwrap();
         assert!(head.headers.is_empty());
-        let head = parse(br#"{"status":200,"headers":{"X-One":"single"}}"#, 0).unwrap();
+        let head = json(br#"{"status":200,"headers":{"X-One":"single"},"extra":[1]}"#).unwrap();
         assert_eq!(head.headers[0].1, "single");
     }
 
     #[test]
     fn bad_responses() {
-        assert!(parse(b"not json", 0).unwrap_err().contains("invalid JSON"));
-        assert!(parse(br#"{"status":0}"#, 0)
+        assert!(json(b"not json")
             .unwrap_err()
+            .to_string()
+            .contains("invalid JSON"));
+        assert!(json(br#"{"status":200} trailing"#).is_err());
+        assert!(json(br#"{"status":0}"#)
+            .unwrap_err()
+            .to_string()
             .contains("invalid status code 0"));
-        assert!(parse(br#"{"status":700}"#, 0).unwrap_err().contains("700"));
-        assert!(
-            parse(br#"{"headers":{}}"#, 0).is_err(),
-            "missing status is 0"
-        );
-        assert!(parse(b"\xff\xff", goridge::flags::CODEC_PROTO).is_err());
-        let head = parse(
-            br#"{"status":200,"headers":{"bad header":["x"],"X-Ok":["a\nb","fine"]}}"#,
-            0,
-        )
-        .unwrap();
+        assert!(json(br#"{"status":700}"#)
+            .unwrap_err()
+            .to_string()
+            .contains("700"));
+        assert!(json(br#"{"headers":{}}"#).is_err(), "missing status is 0");
+        assert!(parse(b"\xff\xff", goridge::flags::CODEC_PROTO, LIMITS).is_err());
+        let head = json(br#"{"status":200,"headers":{"bad header":["x"],"X-Ok":["a\nb","fine"]}}"#)
+            .unwrap();
         assert_eq!(head.headers.len(), 1, "invalid names and values dropped");
     }
 
@@ -175,8 +476,118 @@ mod tests {
             headers,
         }
         .encode_to_vec();
-        let head = parse(&bytes, goridge::flags::CODEC_PROTO).unwrap();
+        let head = parse(&bytes, goridge::flags::CODEC_PROTO, LIMITS).unwrap();
         assert_eq!(head.status.as_u16(), 103);
         assert_eq!(head.headers[0].0, "link");
+    }
+
+    #[test]
+    fn framing_headers_never_come_through() {
+        let head = json(
+            br#"{"status":200,"headers":{"Content-Length":["3"],"Transfer-Encoding":["chunked"],
+                "Connection":["keep-alive, Upgrade"],"Keep-Alive":["timeout=5"],"Upgrade":["h2c"],
+                "TE":["trailers"],"Proxy-Connection":["close"],"X-Kept":["yes"]}}"#,
+        )
+        .unwrap();
+        let names: Vec<&str> = head.headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["x-kept"]);
+        assert_eq!(head.content_length, Some(DeclaredLength::Valid(3)));
+        assert!(!head.close, "only the close token closes");
+        let head =
+            json(br#"{"status":200,"headers":{"connection":"Close","content-length":"abc"}}"#)
+                .unwrap();
+        assert!(head.close);
+        assert_eq!(head.content_length, Some(DeclaredLength::Invalid));
+        let head = json(br#"{"status":200,"headers":{"Content-Length":["5","5"]}}"#).unwrap();
+        assert_eq!(head.content_length, Some(DeclaredLength::Valid(5)));
+        let head = json(br#"{"status":200,"headers":{"Content-Length":["5","6"]}}"#).unwrap();
+        assert_eq!(head.content_length, Some(DeclaredLength::Invalid));
+        let head = json(br#"{"status":200,"headers":{"Content-Length":["+5"]}}"#).unwrap();
+        assert_eq!(head.content_length, Some(DeclaredLength::Invalid));
+        assert_eq!(json(br#"{"status":200}"#).unwrap().content_length, None);
+    }
+
+    #[test]
+    fn heads_over_the_limits_are_refused_not_built() {
+        let limits = HeadLimits {
+            max_headers: 100,
+            max_bytes: 4096,
+        };
+        let many: String = (0..101).map(|i| format!(r#""X-{i}":"v","#)).collect();
+        let context = format!(
+            r#"{{"status":200,"headers":{{{}}}}}"#,
+            many.trim_end_matches(',')
+        );
+        assert!(matches!(
+            parse(context.as_bytes(), 0, limits),
+            Err(HeadError::TooManyHeaders { limit: 100 })
+        ));
+        // 40,000 values under one name: more than a HeaderMap can hold.
+        let list = vec!["v"; 40_000];
+        let context =
+            serde_json::to_vec(&serde_json::json!({"status": 200, "headers": {"X-Many": list}}))
+                .unwrap();
+        assert!(matches!(
+            parse(&context, 0, LIMITS),
+            Err(HeadError::TooManyHeaders { limit: 1000 })
+        ));
+        let big = "x".repeat(5000);
+        let context = format!(r#"{{"status":200,"headers":{{"X-Big":"{big}"}}}}"#);
+        assert!(matches!(
+            parse(context.as_bytes(), 0, limits),
+            Err(HeadError::TooLarge { limit: 4096 })
+        ));
+        // Far over: refused on its size alone, before decoding.
+        let huge = format!(
+            r#"{{"status":200,"headers":{{"X-Big":"{}"}}}}"#,
+            "x".repeat(8 << 20)
+        );
+        assert!(matches!(
+            parse(huge.as_bytes(), 0, LIMITS),
+            Err(HeadError::TooLarge { .. })
+        ));
+        let mut headers = HashMap::new();
+        for i in 0..101 {
+            headers.insert(
+                format!("x-{i}"),
+                crate::proto::HeaderValue {
+                    value: vec![b"v".to_vec()],
+                },
+            );
+        }
+        let bytes = crate::proto::Response {
+            status: 200,
+            headers,
+        }
+        .encode_to_vec();
+        assert!(matches!(
+            parse(&bytes, goridge::flags::CODEC_PROTO, limits),
+            Err(HeadError::TooManyHeaders { limit: 100 })
+        ));
+        // Just under the limits is fine.
+        let ok: String = (0..100).map(|i| format!(r#""X-{i}":"v","#)).collect();
+        let context = format!(
+            r#"{{"status":200,"headers":{{{}}}}}"#,
+            ok.trim_end_matches(',')
+        );
+        assert_eq!(
+            parse(context.as_bytes(), 0, limits).unwrap().headers.len(),
+            100
+        );
+    }
+
+    proptest::proptest! {
+        /// Whatever a worker sends as a response context, parsing never
+        /// panics, and what comes out stays within the limits and carries
+        /// no framing header.
+        #[test]
+        fn hostile_contexts_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512), proto in proptest::prelude::any::<bool>()) {
+            let limits = HeadLimits { max_headers: 8, max_bytes: 256 };
+            let codec = if proto { goridge::flags::CODEC_PROTO } else { 0 };
+            if let Ok(head) = parse(&bytes, codec, limits) {
+                proptest::prop_assert!(head.headers.len() <= 8);
+                proptest::prop_assert!(head.headers.iter().all(|(n, _)| matches!(kind(n), Kind::EndToEnd)));
+            }
+        }
     }
 }

@@ -168,6 +168,12 @@ fn redirect<B>(req: &Request<B>, https_port: u16) -> Response<Full<Bytes>> {
         .and_then(|h| h.to_str().ok())
         .or_else(|| req.uri().host())
         .unwrap_or("localhost");
+    let mut response = Response::new(Full::new(Bytes::new()));
+    if !crate::host::valid(host.as_bytes()) {
+        // Never a Location pointing somewhere the Host smuggled in.
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+        return response;
+    }
     // Strip a port, keeping IPv6 brackets.
     let host = match host.rfind(':') {
         Some(i) if !host[i..].contains(']') => &host[..i],
@@ -178,7 +184,6 @@ fn redirect<B>(req: &Request<B>, https_port: u16) -> Response<Full<Bytes>> {
         target.push_str(&format!(":{https_port}"));
     }
     target.push_str(req.uri().path_and_query().map_or("/", |p| p.as_str()));
-    let mut response = Response::new(Full::new(Bytes::new()));
     match HeaderValue::from_str(&target) {
         Ok(location) => {
             *response.status_mut() = StatusCode::PERMANENT_REDIRECT;
@@ -269,5 +274,11 @@ mod tests {
         assert_eq!(location("example.com", "/", 443), "https://example.com/");
         assert_eq!(location("[::1]:80", "/p", 443), "https://[::1]/p");
         assert_eq!(location("[::1]", "/p", 8443), "https://[::1]:8443/p");
+        let req = Request::builder()
+            .uri("/")
+            .header(HOST, "evil.example/phish?")
+            .body(())
+            .unwrap();
+        assert_eq!(redirect(&req, 443).status(), StatusCode::BAD_REQUEST);
     }
 }

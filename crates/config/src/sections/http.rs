@@ -95,7 +95,29 @@ pub struct HttpConfig {
     /// this time, or the connection is closed (slowloris). Default 10s.
     #[serde(deserialize_with = "crate::duration::de")]
     pub header_read_timeout: std::time::Duration,
+    /// Coyote extension: most header lines a worker's response may carry
+    /// (each value of a list counts); more is answered 500. Default
+    /// [`DEFAULT_MAX_RESPONSE_HEADERS`], at most [`MAX_RESPONSE_HEADERS`].
+    pub max_response_headers: usize,
+    /// Coyote extension: most bytes of a worker's response head
+    /// (`name: value\r\n` lines added up); more is answered 500. Default
+    /// 1 MiB, Go's `DefaultMaxHeaderBytes`.
+    pub max_response_header_bytes: usize,
+    /// Coyote extension: a request body must arrive whole within this
+    /// time from the end of its head, or the client gets 408 and the
+    /// connection is closed (slow bodies; no worker is involved until the
+    /// body is in). Default 60s; raise it for large uploads over slow
+    /// links.
+    #[serde(deserialize_with = "crate::duration::de")]
+    pub body_read_timeout: std::time::Duration,
 }
+
+/// Default `http.max_response_headers`.
+pub const DEFAULT_MAX_RESPONSE_HEADERS: usize = 1000;
+
+/// Upper bound of `http.max_response_headers`: comfortably under what a
+/// response header map holds (24,576 entries).
+pub const MAX_RESPONSE_HEADERS: usize = 16_384;
 
 impl Default for HttpConfig {
     fn default() -> Self {
@@ -124,6 +146,9 @@ impl Default for HttpConfig {
             fcgi: None,
             context_encoding: ContextEncoding::Json,
             header_read_timeout: std::time::Duration::from_secs(10),
+            max_response_headers: DEFAULT_MAX_RESPONSE_HEADERS,
+            max_response_header_bytes: 1 << 20,
+            body_read_timeout: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -154,6 +179,30 @@ impl HttpConfig {
                     "{} is not an HTTP status code (100-599)",
                     self.internal_error_code
                 ),
+            );
+        }
+        if !(1..=MAX_RESPONSE_HEADERS).contains(&self.max_response_headers) {
+            v.error(
+                ProblemKind::Invalid,
+                "http.max_response_headers",
+                format!(
+                    "{} is out of range (1-{MAX_RESPONSE_HEADERS})",
+                    self.max_response_headers
+                ),
+            );
+        }
+        if self.max_response_header_bytes == 0 {
+            v.error(
+                ProblemKind::Invalid,
+                "http.max_response_header_bytes",
+                "must be at least 1",
+            );
+        }
+        if self.body_read_timeout.is_zero() {
+            v.error(
+                ProblemKind::Invalid,
+                "http.body_read_timeout",
+                "must be longer than 0 (a large value such as 1h suits very slow uploads)",
             );
         }
         if self.max_request_size == 0 {
