@@ -1,6 +1,6 @@
 //! End-to-end hardening: what a hostile worker or a hostile client can no
 //! longer do. Each test starts the real binary on port 0 with real PHP
-//! workers (`tests/workers/hardening.php`) and talks raw HTTP to it, so
+//! workers (`php/workers/hardening.php`) and talks raw HTTP to it, so
 //! the bytes on the wire are what is asserted.
 //!
 //! Classes covered: worker response framing, worker header count and size,
@@ -13,15 +13,12 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use coyote_test_support::{php, repo_root, Server};
+use coyote_test_support::{php, worker_script, Server};
 
 const BIN: &str = env!("CARGO_BIN_EXE_coyote");
 
 fn worker() -> String {
-    repo_root()
-        .join("crates/coyote/tests/workers/hardening.php")
-        .display()
-        .to_string()
+    worker_script("hardening").display().to_string()
 }
 
 /// Starts a server with `http` lines added to the `http` section (two

@@ -6,7 +6,7 @@ declare(strict_types=1);
 // the response framing, oversized heads, and an echo of what the server
 // told PHP about the request (uri, remoteAddr).
 
-require __DIR__ . '/../../../../php/autoload.php';
+require __DIR__ . '/../autoload.php';
 
 use Coyote\Http\HttpWorker;
 use Coyote\Worker\Worker;
