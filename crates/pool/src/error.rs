@@ -94,6 +94,25 @@ pub enum PoolError {
         #[source]
         source: SpawnError,
     },
+    /// One of the pool's initial workers could not start, so the pool did
+    /// not start either (RoadRunner fails the same way): the other workers
+    /// were stopped. Once a pool runs, the same failure on a replacement is
+    /// logged and retried with backoff instead.
+    #[error("worker `{command}` failed to start: {cause}; {status}{}", output_section(.output))]
+    Boot {
+        /// The command line that was run.
+        command: String,
+        /// What went wrong: spawn error, exit before the handshake,
+        /// something other than the handshake, no handshake in time.
+        cause: SpawnError,
+        /// How the process ended.
+        status: BootStatus,
+        /// What the worker wrote before it failed: its stderr and (pipes
+        /// relay) what it wrote on stdout instead of the handshake, or
+        /// (socket relays) its stdout; each part headed `--- stderr ---` /
+        /// `--- stdout ---`, control characters escaped, at most 64 KiB.
+        output: String,
+    },
     /// Both context and body were empty (RoadRunner refuses these too).
     #[error("payload can not be empty")]
     EmptyPayload,
@@ -111,7 +130,7 @@ impl PoolError {
         match self {
             Self::EmptyPayload => Fault::Caller,
             Self::NoFreeWorkers { .. } | Self::QueueFull { .. } => Fault::Overloaded,
-            Self::Stopped { .. } | Self::Spawn { .. } => Fault::Internal,
+            Self::Stopped { .. } | Self::Spawn { .. } | Self::Boot { .. } => Fault::Internal,
             Self::Job { .. }
             | Self::ExecTtl { .. }
             | Self::Deadline { .. }
@@ -130,7 +149,49 @@ impl PoolError {
                 | Self::QueueFull { .. }
                 | Self::Stopped { .. }
                 | Self::Spawn { .. }
+                | Self::Boot { .. }
         )
+    }
+}
+
+/// The worker's output as shown after the message.
+fn output_section(output: &str) -> String {
+    if output.is_empty() {
+        "; it wrote nothing".to_owned()
+    } else {
+        format!("\nthe worker wrote:\n{}", output.trim_end())
+    }
+}
+
+/// How a worker process that failed to start ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BootStatus {
+    /// The OS did not start the program (not found, not executable).
+    NotStarted,
+    /// It exited on its own with this code.
+    Exited(i32),
+    /// A signal the pool did not send ended it.
+    Signaled(i32),
+    /// It was still running (silent past the timeout, or it sent
+    /// something other than the handshake) and the pool killed it.
+    Killed,
+    /// Waiting for it failed, so how it ended is unknown.
+    Unknown,
+}
+
+impl std::fmt::Display for BootStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotStarted => f.write_str("the process never started"),
+            Self::Exited(code) => write!(f, "exit status {code}"),
+            Self::Signaled(signal) => match nix::sys::signal::Signal::try_from(*signal) {
+                Ok(name) => write!(f, "killed by signal {signal} ({name})"),
+                Err(_) => write!(f, "killed by signal {signal}"),
+            },
+            Self::Killed => f.write_str("killed by the pool"),
+            Self::Unknown => f.write_str("exit status unknown"),
+        }
     }
 }
 
@@ -174,11 +235,8 @@ pub enum SpawnError {
     #[error("spawn failed: {0}")]
     Io(#[from] std::io::Error),
     /// The process exited before completing the handshake.
-    #[error("the worker exited before the handshake ({status})")]
-    ExitedEarly {
-        /// Exit status as text.
-        status: String,
-    },
+    #[error("the worker exited before the handshake")]
+    ExitedEarly,
     /// No handshake (or, on sockets, no connection) within `allocate_timeout`.
     #[error("no handshake within {0:?}")]
     Timeout(Duration),

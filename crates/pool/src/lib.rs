@@ -28,7 +28,9 @@
 //! - `relay`: frame I/O over pipes / tcp / unix, the handshake, and the
 //!   listener that matches socket connections to spawned pids.
 //! - `spawn`: process start (environment, process group, user), the exit
-//!   watcher and stderr forwarding tasks.
+//!   watcher, a failed start's report.
+//! - `forward`: the stderr (and socket relays' stdout) forwarding tasks.
+//! - `boot`: what a starting worker wrote, for [`PoolError::Boot`].
 //! - `worker`: a worker's shared state and the owned handle used to exec.
 //! - `pool`: taking and giving back workers, one execution on the caller's
 //!   task.
@@ -49,7 +51,9 @@
 //! caller's own shard's workers come first, so the whole exchange stays on
 //! one thread and one CPU.
 
+mod boot;
 mod error;
+mod forward;
 mod options;
 mod pipe;
 mod pool;
@@ -62,7 +66,7 @@ mod stream;
 mod supervisor;
 mod worker;
 
-pub use error::{Fault, PoolError, ProtocolError, SpawnError};
+pub use error::{BootStatus, Fault, PoolError, ProtocolError, SpawnError};
 pub use options::{DynamicOptions, PoolOptions, RelayAddress, SupervisorOptions, WorkerCommand};
 pub use pool::{Payload, Pool};
 pub use shards::Shards;

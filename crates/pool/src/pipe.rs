@@ -1,4 +1,5 @@
-//! A pipe reader that saves one syscall per execution.
+//! A worker's stdout pipe: the reader the relay uses, and a second handle
+//! on the same pipe ([`PipeWatch`]) for what the relay cannot see.
 //!
 //! tokio's `ChildStdout` learns that a pipe is drained only from a `read`
 //! that fails with EAGAIN, so every request/response round trip pays a
@@ -7,23 +8,44 @@
 //! that instant, so this reader clears readiness itself and the next poll
 //! parks without a syscall. `AsyncFd` ignores the clear if the I/O driver
 //! saw new data meanwhile, so no wakeup is lost.
+//!
+//! While the worker starts, every byte the relay reads is also kept (up to
+//! [`MAX_BOOT_OUTPUT`]): a worker that prints an error instead of the
+//! handshake is shown whole, not as the 12 bytes of a would-be header.
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, Interest, ReadBuf};
 
-/// The read end of a worker's stdout pipe.
+use crate::boot::MAX_BOOT_OUTPUT;
+
+/// The read end of a worker's stdout pipe, as the relay reads it.
 pub(crate) struct PipeReader {
+    shared: Arc<Shared>,
+}
+
+/// Another handle on the same pipe, kept beside the relay.
+pub(crate) struct PipeWatch {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
     fd: AsyncFd<File>,
+    /// True until the handshake is done: reads are copied to `boot`.
+    booting: AtomicBool,
+    boot: Mutex<Vec<u8>>,
 }
 
 impl PipeReader {
     /// Takes over a child's stdout (already non-blocking in tokio).
-    pub(crate) fn new(stdout: tokio::process::ChildStdout) -> io::Result<Self> {
+    pub(crate) fn new(stdout: tokio::process::ChildStdout) -> io::Result<(Self, PipeWatch)> {
         let file = File::from(stdout.into_owned_fd()?);
         // SAFETY: `File` owns the descriptor, which therefore stays open and
         // refers to the same pipe for as long as the `AsyncFd` owns the
@@ -31,7 +53,17 @@ impl PipeReader {
         #[allow(unsafe_code)]
         let fd = unsafe { AsyncFd::register_with_interest(file, Interest::READABLE) }
             .map_err(io::Error::from)?;
-        Ok(Self { fd })
+        let shared = Arc::new(Shared {
+            fd,
+            booting: AtomicBool::new(true),
+            boot: Mutex::default(),
+        });
+        Ok((
+            Self {
+                shared: shared.clone(),
+            },
+            PipeWatch { shared },
+        ))
     }
 }
 
@@ -41,14 +73,18 @@ impl AsyncRead for PipeReader {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        let shared = &*self.shared;
         loop {
-            let mut guard = ready!(self.fd.poll_read_ready(cx))?;
+            let mut guard = ready!(shared.fd.poll_read_ready(cx))?;
             let room = buf.remaining();
             let unfilled = buf.initialize_unfilled();
             match guard.try_io(|file| file.get_ref().read(unfilled)) {
                 Ok(Ok(n)) => {
                     if n < room {
                         guard.clear_ready();
+                    }
+                    if shared.booting.load(Ordering::Relaxed) {
+                        shared.keep_boot_bytes(&unfilled[..n]);
                     }
                     buf.advance(n);
                     return Poll::Ready(Ok(()));
@@ -57,5 +93,60 @@ impl AsyncRead for PipeReader {
                 Err(_would_block) => continue,
             }
         }
+    }
+}
+
+impl Shared {
+    fn keep_boot_bytes(&self, bytes: &[u8]) {
+        let mut kept = crate::pool::lock(&self.boot);
+        let room = MAX_BOOT_OUTPUT.saturating_sub(kept.len());
+        kept.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+}
+
+impl PipeWatch {
+    /// The handshake is done: stop keeping what the relay reads.
+    pub(crate) fn booted(&self) {
+        self.shared.booting.store(false, Ordering::Relaxed);
+        *crate::pool::lock(&self.shared.boot) = Vec::new();
+    }
+
+    /// After a failed handshake: every byte the worker wrote on stdout, the
+    /// ones the relay read plus what follows, until EOF, `limit` bytes,
+    /// `idle` without a new byte or `total` in all. What follows a
+    /// would-be frame header is usually the rest of an error message.
+    pub(crate) async fn boot_output(
+        &self,
+        limit: usize,
+        idle: Duration,
+        total: Duration,
+    ) -> Vec<u8> {
+        let shared = &*self.shared;
+        shared.booting.store(false, Ordering::Relaxed);
+        let mut out = std::mem::take(&mut *crate::pool::lock(&shared.boot));
+        out.truncate(limit);
+        let deadline = tokio::time::Instant::now() + total;
+        let mut chunk = [0u8; 4096];
+        while out.len() < limit {
+            let wait = idle.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+            let read = tokio::time::timeout(wait, async {
+                loop {
+                    let mut guard = shared.fd.readable().await?;
+                    match guard.try_io(|file| file.get_ref().read(&mut chunk)) {
+                        Ok(result) => return result,
+                        Err(_would_block) => continue,
+                    }
+                }
+            })
+            .await;
+            match read {
+                Ok(Ok(n)) if n > 0 => {
+                    let room = limit - out.len();
+                    out.extend_from_slice(&chunk[..n.min(room)]);
+                }
+                _ => break,
+            }
+        }
+        out
     }
 }

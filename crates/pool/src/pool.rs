@@ -92,12 +92,19 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Pool {
-    /// Starts the pool and waits until its initial workers are up (or have
-    /// failed; failures are logged and retried with backoff, so a broken
-    /// worker script leaves a running pool that answers `NoFreeWorkers`).
+    /// Starts the pool and waits until its initial workers are up.
     ///
-    /// Errors only when the pool cannot work at all: an empty command or a
-    /// relay address that cannot be bound.
+    /// Fails fast, as RoadRunner does, when the pool cannot work: an empty
+    /// command or a relay address that cannot be bound
+    /// ([`PoolError::Spawn`]), or any initial worker that cannot start:
+    /// the program cannot be run, it exits before the handshake, writes
+    /// something else instead, or sends nothing within `allocate_timeout`
+    /// (`relay_timeout` for the connection on socket relays). Then the
+    /// other workers are stopped and the error is a [`PoolError::Boot`]
+    /// with the command, how the process ended and what it wrote.
+    ///
+    /// Once started, a worker that dies is replaced, with backoff while
+    /// replacements keep failing. A `debug` pool starts no worker here.
     pub async fn start(opts: PoolOptions) -> Result<Self, PoolError> {
         Self::start_inner(opts, None).await
     }
@@ -150,7 +157,15 @@ impl Pool {
             cancel,
             ready_tx,
         ));
-        let _ = ready_rx.await;
+        let started = ready_rx.await.unwrap_or_else(|_| Err(inner.stopped()));
+        if let Err(e) = started {
+            // No process of this pool outlives the failed start.
+            inner.stopping.store(true, Ordering::Release);
+            inner.cancel.cancel();
+            inner.tracker.close();
+            inner.tracker.wait().await;
+            return Err(e);
+        }
         Ok(Self { inner })
     }
 
@@ -313,7 +328,15 @@ impl Pool {
                 inner.generation.load(Ordering::Acquire),
                 inner.home_here().unwrap_or(0),
             )
-            .await?;
+            .await
+            .map_err(|e| match e {
+                // Per-request workers fail the request, as before.
+                PoolError::Boot { command, cause, .. } => PoolError::Spawn {
+                    command,
+                    source: cause,
+                },
+                other => other,
+            })?;
         inner.register(&worker);
         worker.state.retire(WorkerStatus::Ready);
         Ok(worker)
@@ -330,6 +353,14 @@ impl Pool {
     /// Number of live worker processes (idle, busy or stopping).
     pub fn process_count(&self) -> usize {
         *self.inner.processes.borrow()
+    }
+
+    /// The number of live worker processes, as a watch channel that changes
+    /// whenever a process is added to or removed from the pool (a spawn
+    /// finished its handshake; a process exited and was reaped). Lets
+    /// tests and operators wait for a replacement instead of polling.
+    pub fn watch_processes(&self) -> watch::Receiver<usize> {
+        self.inner.processes.subscribe()
     }
 
     /// How many executions had to wait for a worker, and for how long in

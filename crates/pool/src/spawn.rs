@@ -1,18 +1,23 @@
 //! Starting worker processes: environment, process group, relay, handshake,
-//! and the two tasks every worker has (exit watcher, stderr forwarder).
+//! and the tasks every worker has (exit watcher, stderr forwarder; stdout
+//! forwarder on socket relays). A start that fails reports how the process
+//! ended and what it wrote.
 
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use forward::forward_lines;
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::error::{PoolError, SpawnError};
+use crate::boot::{boot_status, BootLog};
+use crate::error::{BootStatus, PoolError, SpawnError};
+use crate::forward::{forward_lines, Source};
+use crate::pipe::{PipeReader, PipeWatch};
 use crate::relay::{Relay, RelayListener};
 use crate::supervisor::Event;
 use crate::worker::{Worker, WorkerState, WorkerStatus};
@@ -78,19 +83,27 @@ impl Spawner {
     /// `allocate_timeout`. The returned worker is registered nowhere yet.
     /// Run it on the runtime of shard `home`: the worker's pipes and its
     /// two tasks live on the runtime that spawns it.
+    ///
+    /// A failure is a [`PoolError::Boot`] carrying how the process ended
+    /// and what it wrote; the process (and its group) is gone by then.
     pub(crate) async fn spawn(&self, generation: u64, home: usize) -> Result<Worker, PoolError> {
         self.spawn_inner(generation, home)
             .await
-            .map_err(|source| PoolError::Spawn {
+            .map_err(|failed| PoolError::Boot {
                 command: self.command_line.to_string(),
-                source,
+                cause: failed.cause,
+                status: failed.status,
+                output: failed.output,
             })
     }
 
-    async fn spawn_inner(&self, generation: u64, home: usize) -> Result<Worker, SpawnError> {
+    async fn spawn_inner(&self, generation: u64, home: usize) -> Result<Worker, Failed> {
         let opts = &self.opts;
         let cmd = &opts.command;
-        let (program, args) = cmd.argv.split_first().ok_or(SpawnError::EmptyCommand)?;
+        let (program, args) = cmd
+            .argv
+            .split_first()
+            .ok_or_else(|| Failed::not_started(SpawnError::EmptyCommand))?;
         let mut command = Command::new(program);
         command
             .args(args)
@@ -116,15 +129,23 @@ impl Spawner {
         if let Some((uid, gid)) = cmd.user {
             command.uid(uid).gid(gid);
         }
-        let mut child = command.spawn()?;
-        let pid = child.id().ok_or_else(|| SpawnError::ExitedEarly {
-            status: "no pid".into(),
-        })?;
+        let mut child = command
+            .spawn()
+            .map_err(|e| Failed::not_started(SpawnError::Io(e)))?;
+        let Some(pid) = child.id() else {
+            // Only possible once the child was reaped, which nothing did.
+            return Err(Failed {
+                cause: SpawnError::ExitedEarly,
+                status: BootStatus::Unknown,
+                output: String::new(),
+            });
+        };
+        let boot = Arc::new(BootLog::default());
         let stdin = child.stdin.take();
         let stdout = child.stdout.take();
+        let mut forwarders = Vec::with_capacity(2);
         if let Some(stderr) = child.stderr.take() {
-            self.tracker
-                .spawn(forward_lines(stderr, opts.name.clone(), pid, "stderr"));
+            forwarders.push(self.forward(stderr, pid, "stderr", &boot));
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let state = Arc::new(WorkerState::new(
@@ -137,62 +158,66 @@ impl Spawner {
         ));
         self.tracker
             .spawn(watch_exit(child, state.clone(), self.events.clone()));
+        let starting = Starting {
+            state: &state,
+            boot: &boot,
+        };
 
         let relay = match (&self.listener, stdin, stdout) {
             (None, Some(stdin), Some(stdout)) => {
+                let (reader, watch) = match PipeReader::new(stdout) {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        return Err(starting.failed(SpawnError::Io(e), None, forwarders).await)
+                    }
+                };
                 let mut relay = Relay::new(
-                    Box::new(crate::pipe::PipeReader::new(stdout)?),
+                    Box::new(reader),
                     Box::new(stdin),
                     opts.max_frame_payload,
                     opts.stream_timeout,
                 );
                 let answered = tokio::select! {
-                    r = tokio::time::timeout(opts.allocate_timeout, relay.handshake()) => r,
-                    () = state.exited() => Ok(Err(SpawnError::ExitedEarly { status: String::new() })),
+                    r = tokio::time::timeout(opts.allocate_timeout, relay.handshake()) => {
+                        r.unwrap_or(Err(SpawnError::Timeout(opts.allocate_timeout)))
+                    }
+                    () = state.exited() => Err(SpawnError::ExitedEarly),
                 };
                 match answered {
-                    Ok(Ok(answer)) => {
+                    Ok(answer) => {
                         if answer != pid {
                             tracing::warn!(pool = %opts.name, pid, answered = answer,
                                 "worker answered the handshake with another pid (a wrapper script?)");
                         }
+                        watch.booted();
                         relay
                     }
-                    Ok(Err(e)) => return Err(self.failed(&state, e).await),
-                    Err(_) => {
-                        return Err(self
-                            .failed(&state, SpawnError::Timeout(opts.allocate_timeout))
-                            .await)
-                    }
+                    Err(e) => return Err(starting.failed(e, Some(&watch), forwarders).await),
                 }
             }
             (Some(listener), _, stdout) => {
                 if let Some(stdout) = stdout {
-                    self.tracker
-                        .spawn(forward_lines(stdout, opts.name.clone(), pid, "stdout"));
+                    forwarders.push(self.forward(stdout, pid, "stdout", &boot));
                 }
                 let connect = opts.relay_timeout.unwrap_or(opts.allocate_timeout);
                 let claimed = tokio::select! {
                     r = listener.claim(pid, connect) => r,
-                    () = state.exited() => Err(SpawnError::ExitedEarly { status: String::new() }),
+                    () = state.exited() => Err(SpawnError::ExitedEarly),
                 };
                 match claimed {
                     Ok(relay) => relay,
                     Err(e) => {
                         listener.forget(pid);
-                        return Err(self.failed(&state, e).await);
+                        return Err(starting.failed(e, None, forwarders).await);
                     }
                 }
             }
             (None, _, _) => {
-                return Err(self
-                    .failed(
-                        &state,
-                        SpawnError::Io(std::io::Error::other("worker pipes unavailable")),
-                    )
-                    .await)
+                let e = SpawnError::Io(std::io::Error::other("worker pipes unavailable"));
+                return Err(starting.failed(e, None, forwarders).await);
             }
         };
+        boot.stop();
         state.set_status(WorkerStatus::Ready);
         Ok(Worker {
             state,
@@ -201,22 +226,108 @@ impl Spawner {
         })
     }
 
-    /// Kills a worker that failed to start and reports how it ended.
-    async fn failed(&self, state: &WorkerState, error: SpawnError) -> SpawnError {
-        state.retire(WorkerStatus::Errored);
-        state.kill_now();
-        // The exit status is the most useful part of a boot crash.
-        let _ = tokio::time::timeout(Duration::from_secs(1), state.exited()).await;
-        match (error, state.exit_status()) {
-            (SpawnError::ExitedEarly { .. }, Some(status))
-            | (SpawnError::Io(_), Some(status))
-            | (SpawnError::Protocol(_), Some(status))
-                if !status.contains("signal: 9") =>
-            {
-                SpawnError::ExitedEarly { status }
-            }
-            (e, _) => e,
+    /// Starts forwarding one of the worker's output streams to the log.
+    fn forward<R>(
+        &self,
+        reader: R,
+        pid: u32,
+        stream: &'static str,
+        boot: &Arc<BootLog>,
+    ) -> JoinHandle<()>
+    where
+        R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    {
+        let source = Source {
+            pool: self.opts.name.clone(),
+            pid,
+            stream,
+            boot: boot.clone(),
+        };
+        self.tracker
+            .spawn(forward_lines(reader, source, self.cancel.clone()))
+    }
+}
+
+/// A worker that could not be brought into service.
+struct Failed {
+    cause: SpawnError,
+    status: BootStatus,
+    output: String,
+}
+
+impl Failed {
+    fn not_started(cause: SpawnError) -> Self {
+        Self {
+            cause,
+            status: BootStatus::NotStarted,
+            output: String::new(),
         }
+    }
+}
+
+/// A process between spawn and handshake.
+struct Starting<'a> {
+    state: &'a WorkerState,
+    boot: &'a BootLog,
+}
+
+/// After a failed handshake on pipes, what the worker writes next on
+/// stdout is still read (it is often the rest of an error message) until
+/// EOF, this long without a new byte, or [`DRAIN_TOTAL`].
+const DRAIN_IDLE: Duration = Duration::from_millis(250);
+const DRAIN_TOTAL: Duration = Duration::from_secs(2);
+/// Bound for the process to be reaped after SIGKILL, and for its output
+/// streams to end after that.
+const REAP_WAIT: Duration = Duration::from_secs(1);
+
+impl Starting<'_> {
+    /// Collects what the worker wrote, makes sure it and its process group
+    /// are gone, and reports how it ended.
+    async fn failed(
+        &self,
+        cause: SpawnError,
+        stdout: Option<&PipeWatch>,
+        forwarders: Vec<JoinHandle<()>>,
+    ) -> Failed {
+        let state = self.state;
+        state.retire(WorkerStatus::Errored);
+        // Read stdout before killing: a worker printing its error and
+        // exiting gets to finish the message.
+        let stdout = match stdout {
+            Some(watch) => {
+                let room = crate::boot::MAX_BOOT_OUTPUT;
+                watch.boot_output(room, DRAIN_IDLE, DRAIN_TOTAL).await
+            }
+            None => Vec::new(),
+        };
+        let killed = !state.has_exited();
+        if killed {
+            state.kill_now();
+        }
+        let _ = tokio::time::timeout(REAP_WAIT, state.exited()).await;
+        let streams_end = join_each(forwarders);
+        let _ = tokio::time::timeout(REAP_WAIT, streams_end).await;
+        let status = boot_status(state, killed);
+        let on_its_own = matches!(status, BootStatus::Exited(_) | BootStatus::Signaled(_));
+        let cause = match cause {
+            // The pipe closed because the process ended on its own.
+            SpawnError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && on_its_own => {
+                SpawnError::ExitedEarly
+            }
+            other => other,
+        };
+        Failed {
+            cause,
+            status,
+            output: self.boot.report(&stdout),
+        }
+    }
+}
+
+/// Waits for every handle (a panicked forwarder counts as finished).
+async fn join_each(handles: Vec<JoinHandle<()>>) {
+    for handle in handles {
+        let _ = handle.await;
     }
 }
 
@@ -240,55 +351,23 @@ async fn watch_exit(
         status = child.wait() => status,
         () = state.kill.cancelled() => {
             let _ = child.start_kill();
-            if let Ok(pid) = i32::try_from(state.pid) {
-                // The worker leads its own process group: take its children too.
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
+            kill_group(state.pid);
             child.wait().await
         }
     };
-    let text = match status {
-        Ok(status) => status.to_string(),
-        Err(e) => format!("wait failed: {e}"),
-    };
-    state.mark_exited(text);
+    match status {
+        Ok(status) => state.mark_exited(status),
+        Err(e) => state.mark_wait_failed(&e),
+    }
     let _ = events.send(Event::Exited(state.id));
 }
 
-/// Line-by-line forwarding of a worker's stderr (or stdout on socket relays)
-/// into the log, tagged with pool and pid.
-mod forward {
-    use tokio::io::AsyncRead;
-    use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
-
-    /// Longest line kept; longer ones are cut so a worker cannot make the
-    /// server buffer without bound.
-    const MAX_LINE: usize = 64 * 1024;
-
-    pub(crate) async fn forward_lines<R: AsyncRead + Unpin>(
-        reader: R,
-        pool: String,
-        pid: u32,
-        stream: &'static str,
-    ) {
-        use futures_core::Stream;
-        let mut lines = FramedRead::new(reader, LinesCodec::new_with_max_length(MAX_LINE));
-        loop {
-            let next =
-                std::future::poll_fn(|cx| std::pin::Pin::new(&mut lines).poll_next(cx)).await;
-            match next {
-                Some(Ok(line)) => {
-                    tracing::info!(target: "coyote::worker", pool = %pool, pid, stream, "{line}");
-                }
-                Some(Err(LinesCodecError::MaxLineLengthExceeded)) => {
-                    tracing::warn!(target: "coyote::worker", pool = %pool, pid, stream,
-                        "worker wrote a line longer than {MAX_LINE} bytes; cut");
-                }
-                Some(Err(LinesCodecError::Io(_))) | None => return,
-            }
-        }
+/// SIGKILL to the process group the worker leads (`process_group(0)`).
+fn kill_group(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
     }
 }

@@ -47,14 +47,18 @@ struct Supervisor {
     last_starved: Instant,
     last_growth: Option<Instant>,
     resets: Vec<(u64, oneshot::Sender<()>)>,
-    ready: Option<oneshot::Sender<()>>,
+    /// Until the initial workers are all up: how `Pool::start` learns
+    /// that they are, or why one could not start.
+    ready: Option<oneshot::Sender<Result<(), PoolError>>>,
+    /// An initial worker failed: the pool is being torn down.
+    boot_failed: bool,
 }
 
 pub(crate) async fn run(
     pool: Weak<Inner>,
     mut events: mpsc::UnboundedReceiver<Event>,
     cancel: CancellationToken,
-    ready: oneshot::Sender<()>,
+    ready: oneshot::Sender<Result<(), PoolError>>,
 ) {
     let Some(inner) = pool.upgrade() else { return };
     let tick = inner
@@ -74,6 +78,7 @@ pub(crate) async fn run(
         last_growth: None,
         resets: Vec::new(),
         ready: Some(ready),
+        boot_failed: false,
     };
     let mut ticker = tokio::time::interval(tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -89,7 +94,7 @@ pub(crate) async fn run(
             _ = ticker.tick() => sup.tick(),
             () = tokio::time::sleep_until(wake_for_spawn), if sup.failures > 0 => {}
         }
-        if sup.pool.strong_count() == 0 {
+        if sup.pool.strong_count() == 0 || sup.boot_failed {
             break;
         }
         sup.reconcile();
@@ -151,6 +156,14 @@ impl Supervisor {
                         }
                         self.count_live(&inner);
                     }
+                    Err(e) if self.ready.is_some() => {
+                        // An initial worker: fail the start (RoadRunner
+                        // does too) instead of retrying a broken command.
+                        if let Some(ready) = self.ready.take() {
+                            let _ = ready.send(Err(e));
+                        }
+                        self.boot_failed = true;
+                    }
                     Err(e) => {
                         self.failures = self.failures.saturating_add(1);
                         let backoff = BACKOFF_START
@@ -207,7 +220,7 @@ impl Supervisor {
         let Some(inner) = self.pool.upgrade() else {
             return;
         };
-        if inner.stopping.load(Ordering::Acquire) {
+        if inner.stopping.load(Ordering::Acquire) || self.boot_failed {
             return;
         }
         let live = self.count_live(&inner);
@@ -240,7 +253,7 @@ impl Supervisor {
         }
         if live >= target {
             if let Some(ready) = self.ready.take() {
-                let _ = ready.send(());
+                let _ = ready.send(Ok(()));
             }
             // Enough new workers: old idle ones can go now.
             let old = lock(&inner.queue)
@@ -248,11 +261,6 @@ impl Supervisor {
                 .take_where(|w| w.state.generation < generation);
             for worker in old {
                 inner.retire(worker, Some(WorkerStatus::Stopping));
-            }
-        } else if self.failures > 0 {
-            // Startup should not wait forever on a worker that cannot boot.
-            if let Some(ready) = self.ready.take() {
-                let _ = ready.send(());
             }
         }
         if !self.resets.is_empty() {

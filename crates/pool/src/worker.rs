@@ -112,6 +112,13 @@ pub struct WorkerInfo {
     pub command: String,
 }
 
+/// How a process ended.
+#[derive(Debug)]
+struct Exit {
+    text: String,
+    status: Option<std::process::ExitStatus>,
+}
+
 /// State shared between the owner of a worker, the supervisor, the exit
 /// watcher and the informer. Everything here is lock-free to read.
 #[derive(Debug)]
@@ -130,7 +137,7 @@ pub(crate) struct WorkerState {
     /// Set once the worker must leave the pool (soft limit, reset, error).
     retiring: AtomicBool,
     exited: AtomicBool,
-    exit_status: Mutex<Option<String>>,
+    exit_status: Mutex<Option<Exit>>,
     exit_notify: Notify,
     /// Cancelling it kills the process (the exit watcher listens).
     pub(crate) kill: CancellationToken,
@@ -211,20 +218,47 @@ impl WorkerState {
         self.exited.load(Ordering::Acquire)
     }
 
-    pub(crate) fn mark_exited(&self, status: String) {
+    /// Records the reaped process's status and wakes `exited()` waiters.
+    pub(crate) fn mark_exited(&self, status: std::process::ExitStatus) {
+        self.set_exit(Exit {
+            text: status.to_string(),
+            status: Some(status),
+        });
+    }
+
+    /// Records that waiting for the process failed (it is gone for us).
+    pub(crate) fn mark_wait_failed(&self, error: &std::io::Error) {
+        self.set_exit(Exit {
+            text: format!("wait failed: {error}"),
+            status: None,
+        });
+    }
+
+    fn set_exit(&self, exit: Exit) {
         *self
             .exit_status
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(status);
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(exit);
         self.exited.store(true, Ordering::Release);
         self.exit_notify.notify_waiters();
     }
 
+    /// How the process ended, as text (`exit status: 1`, `signal: 9 ...`).
     pub(crate) fn exit_status(&self) -> Option<String> {
         self.exit_status
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+            .as_ref()
+            .map(|e| e.text.clone())
+    }
+
+    /// The raw status once reaped (`None` before, or if waiting failed).
+    pub(crate) fn exit_raw(&self) -> Option<std::process::ExitStatus> {
+        self.exit_status
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .and_then(|e| e.status)
     }
 
     /// Waits until the process has exited.
