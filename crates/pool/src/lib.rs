@@ -28,7 +28,8 @@
 //! - `relay`: frame I/O over pipes / tcp / unix, the handshake, and the
 //!   listener that matches socket connections to spawned pids.
 //! - `spawn`: process start (environment, process group, user), the exit
-//!   watcher, a failed start's report.
+//!   watcher (which SIGKILLs the worker's process group whenever the
+//!   worker ends), a failed start's report.
 //! - `forward`: the stderr (and socket relays' stdout) forwarding tasks.
 //! - `boot`: what a starting worker wrote, for [`PoolError::Boot`].
 //! - `worker`: a worker's shared state and the owned handle used to exec.

@@ -305,6 +305,7 @@ impl Starting<'_> {
             state.kill_now();
         }
         let _ = tokio::time::timeout(REAP_WAIT, state.exited()).await;
+        // The group is SIGKILLed once the worker is reaped, so stderr ends.
         let streams_end = join_each(forwarders);
         let _ = tokio::time::timeout(REAP_WAIT, streams_end).await;
         let status = boot_status(state, killed);
@@ -342,6 +343,12 @@ fn jittered(max_jobs: u64) -> u64 {
 
 /// Owns the `Child`: reports its exit, and kills it (and its process group)
 /// when asked or when the pool goes away.
+///
+/// However the worker ends (stop frame and exit, crash, kill, replacement),
+/// its process group is SIGKILLed once the worker itself is gone: children
+/// it forked (a background job, `proc_open`) often hold its stderr or
+/// stdout, and would otherwise keep the forwarders, and so
+/// `Pool::shutdown`, waiting for them.
 async fn watch_exit(
     mut child: Child,
     state: Arc<WorkerState>,
@@ -355,6 +362,9 @@ async fn watch_exit(
             child.wait().await
         }
     };
+    // The group outlives its leader while a member lives, so its id is
+    // still the group's (a pid is not reused while a group has it).
+    kill_group(state.pid);
     match status {
         Ok(status) => state.mark_exited(status),
         Err(e) => state.mark_wait_failed(&e),

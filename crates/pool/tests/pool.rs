@@ -418,48 +418,6 @@ async fn reset_replaces_all_workers_without_failing_in_flight_work() {
 }
 
 #[tokio::test]
-async fn shutdown_lets_in_flight_work_finish_then_stops_everything() {
-    let pool = start(opts("slow", 2)).await;
-    let pids: Vec<u32> = pool.workers().iter().map(|w| w.pid).collect();
-    let in_flight = {
-        let pool = pool.clone();
-        async move { body(&pool, "400").await }
-    };
-    let stop = {
-        let pool = pool.clone();
-        async move {
-            sleep(Duration::from_millis(100)).await;
-            pool.shutdown().await;
-        }
-    };
-    let (answer, ()) = tokio::join!(in_flight, stop);
-    assert_eq!(answer.unwrap(), "slept 400");
-    assert_eq!(pool.process_count(), 0);
-    for pid in pids {
-        assert!(!alive(pid), "worker {pid} still alive");
-    }
-    let err = pool.exec(raw("1")).await.unwrap_err();
-    assert!(matches!(err, PoolError::Stopped { .. }), "{err:?}");
-}
-
-#[tokio::test]
-async fn worker_ignoring_stop_is_killed_after_destroy_timeout() {
-    let mut o = opts("ignore-stop", 1);
-    o.destroy_timeout = Duration::from_millis(300);
-    let pool = start(o).await;
-    let pid = pool.workers()[0].pid;
-    assert_eq!(body(&pool, "still here").await.unwrap(), "still here");
-    let started = Instant::now();
-    pool.shutdown().await;
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
-    assert!(!alive(pid));
-}
-
-#[tokio::test]
 async fn ttl_and_idle_ttl_retire_workers() {
     for (ttl, idle_ttl) in [
         (Duration::from_millis(400), Duration::ZERO),

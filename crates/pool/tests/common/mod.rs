@@ -111,6 +111,17 @@ pub fn exited_or_exiting(pid: u32) -> bool {
     !alive(pid) || std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(true, |fds| fds.count() == 0)
 }
 
+/// Waits until `/proc/PID` is gone: a process that is not ours (a
+/// worker's child) was killed and reaped by init. No event tells us that,
+/// so this checks every 10 ms, bounded by [`LIMIT`].
+pub async fn until_reaped(pid: u32) {
+    let deadline = Instant::now() + LIMIT;
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(Instant::now() < deadline, "process {pid} still exists");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 pub fn pids(pool: &Pool) -> HashSet<u32> {
     pool.workers().iter().map(|w| w.pid).collect()
 }
