@@ -48,7 +48,48 @@ async fn get(addr: &str, path: &str) -> (u16, String) {
 #[tokio::test]
 async fn readiness_follows_idle_workers_and_health_follows_live_ones() {
     let slow = pool("slow").await;
-    let broken = pool("crash-at-boot").await;
+    // A pool whose only worker booted once, then crashed; every
+    // replacement fails at boot (the pool refuses to start on a worker
+    // that cannot boot at all, so it has to be broken after the start).
+    let dir = coyote_test_support::TempDir::new("coyote-status-broken").unwrap();
+    let broken = Pool::start(PoolOptions {
+        name: "jobs".into(),
+        command: WorkerCommand {
+            argv: worker_argv("boot-once"),
+            env: [
+                (
+                    "BOOT_LOG".to_owned(),
+                    dir.path().join("log").display().to_string(),
+                ),
+                (
+                    "BOOT_MARKER".to_owned(),
+                    dir.path().join("marker").display().to_string(),
+                ),
+            ]
+            .into_iter()
+            .collect(),
+            ..WorkerCommand::default()
+        },
+        num_workers: 1,
+        allocate_timeout: Duration::from_millis(500),
+        destroy_timeout: Duration::from_secs(5),
+        ..PoolOptions::default()
+    })
+    .await
+    .unwrap();
+    assert!(broken.exec(Payload::raw("{}", "crash")).await.is_err());
+    let dead = {
+        let broken = broken.clone();
+        tokio::task::spawn_blocking(move || {
+            wait_until(Duration::from_secs(10), || {
+                (broken.health() == 503).then_some(())
+            })
+        })
+    };
+    assert!(
+        dead.await.unwrap().is_some(),
+        "the crashed pool never turned unhealthy"
+    );
     let mut plugins: BTreeMap<String, Arc<dyn Checker>> = BTreeMap::new();
     plugins.insert("http".into(), Arc::new(slow.clone()));
     plugins.insert("jobs".into(), Arc::new(broken.clone()));
