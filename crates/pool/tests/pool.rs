@@ -63,7 +63,9 @@ where
     let deadline = Instant::now() + limit;
     while !cond().await {
         assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        sleep(Duration::from_millis(20)).await;
+        // Polls an event with a deadline (the pool has no watch for these
+        // states), never waits a guessed time.
+        sleep(Duration::from_millis(5)).await;
     }
 }
 
@@ -326,10 +328,18 @@ async fn allocate_timeout_and_queue_limit() {
     let waits = {
         let pool = pool.clone();
         async move {
-            sleep(Duration::from_millis(100)).await;
+            // The only worker is busy before the next call is made, and
+            // that call waits in the queue before the third is refused.
+            eventually(Duration::from_secs(5), "worker busy", || async {
+                pool.idle_count() == 0
+            })
+            .await;
             let waiting = pool.exec(raw("1"));
             let rejected = async {
-                sleep(Duration::from_millis(50)).await;
+                eventually(Duration::from_secs(5), "one caller queued", || async {
+                    pool.waiting() == 1
+                })
+                .await;
                 pool.exec(raw("1")).await
             };
             tokio::join!(waiting, rejected)
@@ -356,7 +366,14 @@ async fn waiters_are_served_in_arrival_order() {
         let pool = pool.clone();
         let order = order.clone();
         async move {
-            sleep(Duration::from_millis(40 * i)).await;
+            // Call i arrives once the worker is busy and i - 1 callers
+            // wait: arrival order is made, not guessed.
+            eventually(
+                Duration::from_secs(10),
+                "earlier callers queued",
+                || async { i == 0 || (pool.idle_count() == 0 && pool.waiting() == i as usize - 1) },
+            )
+            .await;
             body(&pool, "100").await.unwrap();
             order.lock().unwrap().push(i);
         }
@@ -393,7 +410,11 @@ async fn reset_replaces_all_workers_without_failing_in_flight_work() {
     let reset = {
         let pool = pool.clone();
         async move {
-            sleep(Duration::from_millis(100)).await;
+            // The reset starts while the long request holds a worker.
+            eventually(Duration::from_secs(5), "a worker busy", || async {
+                pool.idle_count() < 2
+            })
+            .await;
             let mut served = 0;
             let reset = pool.reset();
             tokio::pin!(reset);
@@ -459,6 +480,8 @@ async fn max_worker_memory_recycles_a_leaking_worker_without_failures() {
     for _ in 0..60 {
         body(&pool, "leak").await.expect("no request fails");
         pids.extend(pool.workers().iter().map(|w| w.pid));
+        // sleep is the behaviour under test: requests spread over the
+        // supervisor's watch ticks, which sample worker memory.
         sleep(Duration::from_millis(20)).await;
     }
     assert!(
