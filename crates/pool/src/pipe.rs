@@ -44,9 +44,25 @@ struct Shared {
 }
 
 impl PipeReader {
-    /// Takes over a child's stdout (already non-blocking in tokio).
+    /// Takes over a child's stdout. `into_owned_fd` hands the descriptor
+    /// back in blocking mode, so it is made non-blocking again: a read after
+    /// a stale readiness (two readers share it: the relay and the boot or
+    /// stray-output watch) must return `WouldBlock`, never block the event
+    /// loop until the worker writes or exits.
     pub(crate) fn new(stdout: tokio::process::ChildStdout) -> io::Result<(Self, PipeWatch)> {
-        let file = File::from(stdout.into_owned_fd()?);
+        let fd = stdout.into_owned_fd()?;
+        let flags = nix::fcntl::fcntl(
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            nix::fcntl::FcntlArg::F_GETFL,
+        )
+        .map_err(io::Error::from)?;
+        let flags = nix::fcntl::OFlag::from_bits_truncate(flags) | nix::fcntl::OFlag::O_NONBLOCK;
+        nix::fcntl::fcntl(
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            nix::fcntl::FcntlArg::F_SETFL(flags),
+        )
+        .map_err(io::Error::from)?;
+        let file = File::from(fd);
         // SAFETY: `File` owns the descriptor, which therefore stays open and
         // refers to the same pipe for as long as the `AsyncFd` owns the
         // `File`; `File::as_raw_fd` always returns that same descriptor.
