@@ -31,26 +31,6 @@ pub fn worker_argv(name: &str) -> Vec<String> {
     vec![php(), worker_script(name).display().to_string()]
 }
 
-/// A port on 127.0.0.1 that was free a moment ago (the OS picks it).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
-}
-
-/// Waits until something accepts TCP connections at `addr`.
-pub fn wait_for_port(addr: &str, limit: std::time::Duration) -> bool {
-    let deadline = std::time::Instant::now() + limit;
-    while std::time::Instant::now() < deadline {
-        if std::net::TcpStream::connect(addr).is_ok() {
-            return true;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    false
-}
-
 /// Polls `check` every 5 ms until it yields a value or `limit` passes:
 /// the way tests wait for an event (a line in a file, a process count)
 /// with a deadline instead of sleeping for a guessed time.
