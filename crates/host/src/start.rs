@@ -152,6 +152,28 @@ impl Registry {
             .report(&format!("listen {plugin} {what} {address}"));
     }
 
+    /// Binds the TCP listener `what` of `plugin` on `address` (`host:port`,
+    /// port 0 fine) and reports the bound address (see
+    /// [`Registry::listening`]).
+    ///
+    /// # Errors
+    /// The bind error, naming the address.
+    pub async fn bind_tcp(
+        &self,
+        plugin: &str,
+        what: &str,
+        address: &str,
+    ) -> Result<tokio::net::TcpListener, crate::StartError> {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|e| format!("cannot listen on {address}: {e}"))?;
+        let bound = listener
+            .local_addr()
+            .map_or_else(|_| address.to_owned(), |a| a.to_string());
+        self.listening(plugin, what, &bound);
+        Ok(listener)
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Shared> {
         self.shared
             .read()

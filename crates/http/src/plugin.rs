@@ -210,9 +210,7 @@ impl PlannedHttp {
         let (stop, tasks) = (start.shutdown.clone(), running.connections.clone());
         let mut redirect_to = None;
         if let Some((address, acceptor, redirect)) = self.tls {
-            let listener = bind(&address).await?;
-            let local = local(&listener, &address);
-            registry.listening("http", "https", &local);
+            let listener = registry.bind_tcp("http", "https", &address).await?;
             if redirect {
                 redirect_to = Some(listener.local_addr().map_or(443, |a| a.port()));
             }
@@ -226,10 +224,13 @@ impl PlannedHttp {
             ));
         }
         if let Some(address) = &self.address {
-            let listener = bind(address).await?;
-            let local = local(&listener, address);
+            let what = if redirect_to.is_some() {
+                "redirect"
+            } else {
+                "http"
+            };
+            let listener = registry.bind_tcp("http", what, address).await?;
             if let Some(https_port) = redirect_to {
-                registry.listening("http", "redirect", &local);
                 tasks.spawn(crate::serve_redirect(
                     listener,
                     https_port,
@@ -238,7 +239,6 @@ impl PlannedHttp {
                     tasks.clone(),
                 ));
             } else {
-                registry.listening("http", "http", &local);
                 tasks.spawn(crate::serve(
                     listener,
                     placement,
@@ -249,7 +249,7 @@ impl PlannedHttp {
             }
         }
         if let Some(address) = &self.fcgi {
-            let (listener, shown) = match address {
+            let listener = match address {
                 FcgiAddress::Unix(path) => {
                     // A socket left by a previous run would make bind fail;
                     // anything else at that path is left alone (and bind
@@ -261,34 +261,17 @@ impl PlannedHttp {
                     let listener = tokio::net::UnixListener::bind(path).map_err(|e| {
                         format!("fastcgi: cannot listen on {}: {e}", path.display())
                     })?;
-                    (
-                        FcgiListener::Unix(listener),
-                        format!("unix://{}", path.display()),
-                    )
+                    registry.listening("http", "fastcgi", &format!("unix://{}", path.display()));
+                    FcgiListener::Unix(listener)
                 }
                 FcgiAddress::Tcp(address) => {
-                    let listener = bind(address).await?;
-                    let shown = local(&listener, address);
-                    (FcgiListener::Tcp(listener), shown)
+                    FcgiListener::Tcp(registry.bind_tcp("http", "fastcgi", address).await?)
                 }
             };
-            registry.listening("http", "fastcgi", &shown);
             tasks.spawn(crate::serve_fcgi(listener, handler, stop, tasks.clone()));
         }
         Ok(())
     }
-}
-
-async fn bind(address: &str) -> Result<tokio::net::TcpListener, StartError> {
-    tokio::net::TcpListener::bind(address)
-        .await
-        .map_err(|e| format!("cannot listen on {address}: {e}").into())
-}
-
-fn local(listener: &tokio::net::TcpListener, configured: &str) -> String {
-    listener
-        .local_addr()
-        .map_or_else(|_| configured.to_owned(), |a| a.to_string())
 }
 
 fn header_pairs(

@@ -66,20 +66,16 @@ impl Planned for PlannedMetrics {
         start: Start,
     ) -> BoxFuture<'static, Result<Box<dyn Running>, StartError>> {
         Box::pin(async move {
-            let listener = tokio::net::TcpListener::bind(&self.address)
-                .await
-                .map_err(|e| format!("cannot listen on {}: {e}", self.address))?;
-            let bound = listener
-                .local_addr()
-                .map_or(self.address.clone(), |a| a.to_string());
             let registry = start.registry.clone();
+            let listener = registry
+                .bind_tcp("metrics", "metrics", &self.address)
+                .await?;
             let sources = registry.clone();
             let metrics = Arc::new(Metrics::new(self.user.clone(), move |r| {
                 Metrics::register_pools(r, sources.pools().snapshot());
                 sources.register_metrics(r);
             }));
             registry.add_service(Arc::new(MetricsService::new(self.user)));
-            registry.listening("metrics", "metrics", &bound);
             start.tracker.spawn(crate::serve(
                 metrics,
                 listener,

@@ -40,13 +40,8 @@ impl Planned for PlannedStatus {
         start: Start,
     ) -> BoxFuture<'static, Result<Box<dyn Running>, StartError>> {
         Box::pin(async move {
-            let listener = tokio::net::TcpListener::bind(&self.address)
-                .await
-                .map_err(|e| format!("cannot listen on {}: {e}", self.address))?;
-            let bound = listener
-                .local_addr()
-                .map_or(self.address.clone(), |a| a.to_string());
             let registry = start.registry.clone();
+            let listener = registry.bind_tcp("status", "status", &self.address).await?;
             let stopping = registry.lifecycle().shutdown().clone();
             let checks = registry.clone();
             let endpoint = Arc::new(Status::live(
@@ -54,7 +49,6 @@ impl Planned for PlannedStatus {
                 self.unavailable,
                 stopping,
             ));
-            registry.listening("status", "status", &bound);
             start.tracker.spawn(endpoint.serve(
                 listener,
                 start.shutdown.clone(),
