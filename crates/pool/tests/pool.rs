@@ -6,53 +6,17 @@
 
 mod common;
 
+use common::{alive, body, echo_roundtrips, opts, raw, start};
+
 use std::collections::HashSet;
 use std::future::Future;
-use std::path::Path;
 use std::time::Duration;
 
 use coyote_pool::{
     DynamicOptions, Payload, Pool, PoolError, PoolOptions, RelayAddress, SupervisorOptions,
-    WorkerCommand, WorkerStatus,
+    WorkerStatus,
 };
-use coyote_test_support::worker_argv;
 use tokio::time::{sleep, timeout, Instant};
-
-fn command(worker: &str) -> WorkerCommand {
-    WorkerCommand {
-        argv: worker_argv(worker),
-        mode: "test".into(),
-        version: "test".into(),
-        ..WorkerCommand::default()
-    }
-}
-
-fn opts(worker: &str, workers: usize) -> PoolOptions {
-    PoolOptions {
-        name: "test".into(),
-        command: command(worker),
-        num_workers: workers,
-        allocate_timeout: Duration::from_secs(10),
-        destroy_timeout: Duration::from_secs(5),
-        ..PoolOptions::default()
-    }
-}
-
-async fn start(opts: PoolOptions) -> Pool {
-    timeout(Duration::from_secs(20), Pool::start(opts))
-        .await
-        .expect("pool start timed out")
-        .expect("pool start")
-}
-
-fn raw(body: &str) -> Payload {
-    Payload::raw("{}", body.to_owned())
-}
-
-async fn body(pool: &Pool, req: &str) -> Result<String, PoolError> {
-    let r = pool.exec(raw(req)).await?;
-    Ok(String::from_utf8(r.body.to_vec()).unwrap())
-}
 
 /// Polls `cond` until it holds or `limit` passes.
 async fn eventually<F, Fut>(limit: Duration, what: &str, mut cond: F)
@@ -67,42 +31,6 @@ where
         // states), never waits a guessed time.
         sleep(Duration::from_millis(5)).await;
     }
-}
-
-fn alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|s| s.contains(") Z "))
-            .unwrap_or(true)
-}
-
-async fn echo_roundtrips(relay: RelayAddress) {
-    let pool = start(PoolOptions {
-        relay,
-        ..opts("echo", 3)
-    })
-    .await;
-    assert_eq!(pool.process_count(), 3);
-    let answer = pool
-        .exec(Payload::raw(r#"{"ctx":1}"#, "hello"))
-        .await
-        .unwrap();
-    assert_eq!(answer.context, r#"{"ctx":1}"#);
-    assert_eq!(answer.body, "hello");
-    let big = "x".repeat(3 * 1024 * 1024);
-    assert_eq!(body(&pool, &big).await.unwrap().len(), big.len());
-    let calls = (0..60).map(|i| {
-        let pool = pool.clone();
-        async move { body(&pool, &format!("call-{i}")).await.unwrap() }
-    });
-    let got = futures_join_all(calls).await;
-    for (i, b) in got.iter().enumerate() {
-        assert_eq!(b, &format!("call-{i}"));
-    }
-    let execs: u64 = pool.workers().iter().map(|w| w.num_execs).sum();
-    assert_eq!(execs, 62);
-    pool.shutdown().await;
-    assert_eq!(pool.process_count(), 0);
 }
 
 /// Runs futures concurrently on the current task.
