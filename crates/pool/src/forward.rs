@@ -10,8 +10,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::boot::BootLog;
 
-/// Longest line kept; longer ones are cut so a worker cannot make the
-/// server buffer without bound.
+/// Longest piece logged as one line: a longer line is logged in pieces of
+/// this size, so a worker cannot make the server buffer without bound (and
+/// nothing it writes ends the forwarding).
 const MAX_LINE: usize = 64 * 1024;
 
 /// After the pool's stop token fires, how long a forwarder still waits for
@@ -30,14 +31,26 @@ pub(crate) struct Source {
 }
 
 /// Logs every line of `reader` until it ends (or shortly after `stop`).
-/// Bytes that are not UTF-8 are shown lossily and an overlong line is cut:
-/// nothing a worker writes ends the forwarding, which would leave the pipe
-/// undrained and block the worker on its next write.
+/// Bytes that are not UTF-8 are shown lossily, and a line longer than
+/// [`MAX_LINE`] is logged in pieces as it arrives (numbered `part`), so
+/// memory stays bounded and forwarding never stops early: that would
+/// leave the pipe undrained and block the worker on its next write.
 pub(crate) async fn forward_lines<R: AsyncRead + Unpin>(
-    mut reader: R,
+    reader: R,
     source: Source,
     stop: CancellationToken,
 ) {
+    forward(reader, source, stop, MAX_LINE).await;
+}
+
+/// [`forward_lines`] with pieces of at most `max_line` bytes (at least 4).
+async fn forward<R: AsyncRead + Unpin>(
+    mut reader: R,
+    source: Source,
+    stop: CancellationToken,
+    max_line: usize,
+) {
+    let max_line = max_line.max(4);
     let give_up = async {
         stop.cancelled().await;
         tokio::time::sleep(DRAIN_AFTER_STOP).await;
@@ -46,58 +59,78 @@ pub(crate) async fn forward_lines<R: AsyncRead + Unpin>(
     let mut buf = BytesMut::with_capacity(8 * 1024);
     // Bytes of `buf` already searched for a newline.
     let mut scanned = 0;
-    // Inside a line that was too long: drop bytes until its newline.
-    let mut discarding = false;
+    // Pieces of the current line logged so far (0: none, a normal line).
+    let mut parts = 0u32;
     loop {
         while let Some(at) = buf[scanned..].iter().position(|b| *b == b'\n') {
             let line = buf.split_to(scanned + at + 1);
             scanned = 0;
-            if std::mem::take(&mut discarding) {
-                continue;
-            }
-            if line.len() > MAX_LINE + 1 {
-                source.overlong();
-                continue;
-            }
-            source.emit(&line[..line.len() - 1]);
+            source.line(&line[..line.len() - 1], &mut parts, max_line);
+            parts = 0;
+        }
+        while buf.len() >= max_line {
+            let piece = buf.split_to(char_cut(&buf, max_line));
+            parts += 1;
+            source.emit(&piece, parts);
         }
         scanned = buf.len();
-        if buf.len() > MAX_LINE {
-            if !discarding {
-                source.overlong();
-            }
-            discarding = true;
-            buf.clear();
-            scanned = 0;
-        }
-        buf.reserve(4096);
+        buf.reserve(8 * 1024);
         let read = tokio::select! {
             read = reader.read_buf(&mut buf) => read,
             () = &mut give_up => return,
         };
         if !matches!(read, Ok(n) if n > 0) {
-            if !buf.is_empty() && !discarding {
-                source.emit(&buf);
+            if !buf.is_empty() {
+                source.line(&buf, &mut parts, max_line);
             }
             return;
         }
     }
 }
 
+/// Where to cut `bytes` to at most `max` bytes without splitting a UTF-8
+/// sequence (for text that is UTF-8; any cut is fine for the rest).
+fn char_cut(bytes: &[u8], max: usize) -> usize {
+    if bytes.len() <= max {
+        return bytes.len();
+    }
+    let mut cut = max;
+    // At most 3 continuation bytes (0b10xx_xxxx) precede a boundary.
+    while cut > max - 3 && bytes[cut] & 0xC0 == 0x80 {
+        cut -= 1;
+    }
+    cut
+}
+
 impl Source {
-    fn emit(&self, line: &[u8]) {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let line = String::from_utf8_lossy(line);
-        self.boot.record(self.stream, &line);
-        tracing::info!(target: "coyote::worker", pool = %self.pool, pid = self.pid,
-            stream = self.stream, "{line}");
+    /// Logs a complete line: whole, or the rest of a line already logged in
+    /// `parts` pieces, or (read in one go, longer than `max`) in pieces.
+    fn line(&self, mut line: &[u8], parts: &mut u32, max: usize) {
+        if let Some(rest) = line.strip_suffix(b"\r") {
+            line = rest;
+        }
+        if *parts == 0 && line.len() <= max {
+            return self.emit(line, 0);
+        }
+        while !line.is_empty() {
+            let (piece, rest) = line.split_at(char_cut(line, max));
+            *parts += 1;
+            self.emit(piece, *parts);
+            line = rest;
+        }
     }
 
-    fn overlong(&self) {
-        self.boot
-            .record(self.stream, "[a line longer than 64 KiB was cut]");
-        tracing::warn!(target: "coyote::worker", pool = %self.pool, pid = self.pid,
-            stream = self.stream, "worker wrote a line longer than {MAX_LINE} bytes; cut");
+    /// Logs one line, or piece `part` (from 1) of a longer one.
+    fn emit(&self, text: &[u8], part: u32) {
+        let text = String::from_utf8_lossy(text);
+        self.boot.record(self.stream, &text);
+        if part == 0 {
+            tracing::info!(target: "coyote::worker", pool = %self.pool, pid = self.pid,
+                stream = self.stream, "{text}");
+        } else {
+            tracing::info!(target: "coyote::worker", pool = %self.pool, pid = self.pid,
+                stream = self.stream, part, "{text}");
+        }
     }
 }
 
@@ -106,7 +139,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    async fn lines_of(input: &[u8]) -> String {
+    async fn lines_of(input: &[u8], max_line: usize) -> String {
         let boot = Arc::new(BootLog::default());
         let source = Source {
             pool: "t".into(),
@@ -114,18 +147,60 @@ mod tests {
             stream: "stderr",
             boot: boot.clone(),
         };
-        forward_lines(input, source, CancellationToken::new()).await;
+        forward(input, source, CancellationToken::new(), max_line).await;
         boot.report(b"")
     }
 
+    /// Yields its chunks one read at a time, as a pipe would.
+    struct Chunks(Vec<Vec<u8>>);
+
+    impl AsyncRead for Chunks {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            if !self.0.is_empty() {
+                let chunk = self.0.remove(0);
+                buf.put_slice(&chunk);
+            }
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
     #[tokio::test]
-    async fn splits_lines_survives_bad_utf8_and_cuts_overlong_lines() {
-        let mut input = b"one\r\n\xff\xfe two\n".to_vec();
-        input.extend(std::iter::repeat_n(b'x', MAX_LINE + 10));
-        input.extend(b"\nafter\nlast without newline");
+    async fn splits_lines_survives_bad_utf8_and_logs_long_lines_in_pieces() {
+        let input = b"one\r\n\xff\xfe two\nabcdefghij1234567890XYZ\nafter\nlast without newline";
         assert_eq!(
-            lines_of(&input).await,
-            "--- stderr ---\none\n\u{fffd}\u{fffd} two\n[a line longer than 64 KiB was cut]\nafter\nlast without newline\n"
+            lines_of(input, 8).await,
+            "--- stderr ---\none\n\u{fffd}\u{fffd} two\nabcdefgh\nij123456\n7890XYZ\n\
+             after\nlast wit\nhout new\nline\n"
         );
+        // A line arriving over several reads is logged as it comes.
+        let boot = Arc::new(BootLog::default());
+        let source = Source {
+            pool: "t".into(),
+            pid: 1,
+            stream: "stderr",
+            boot: boot.clone(),
+        };
+        let chunks = Chunks(vec![
+            b"abcde".to_vec(),
+            b"fghij".to_vec(),
+            b"k\nend\n".to_vec(),
+        ]);
+        forward(chunks, source, CancellationToken::new(), 4).await;
+        assert_eq!(boot.report(b""), "--- stderr ---\nabcd\nefgh\nijk\nend\n");
+    }
+
+    #[test]
+    fn pieces_are_cut_on_char_boundaries() {
+        let text = "aé€😀".repeat(10);
+        for max in 4..text.len() {
+            let cut = char_cut(text.as_bytes(), max);
+            assert!(text.is_char_boundary(cut), "{max} -> {cut}");
+            assert!(cut <= max && cut + 3 >= max, "{max} -> {cut}");
+        }
+        assert_eq!(char_cut(b"abc", 10), 3);
     }
 }

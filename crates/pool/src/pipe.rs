@@ -12,6 +12,12 @@
 //! While the worker starts, every byte the relay reads is also kept (up to
 //! [`MAX_BOOT_OUTPUT`]): a worker that prints an error instead of the
 //! handshake is shown whole, not as the 12 bytes of a would-be header.
+//!
+//! While the worker is idle nobody reads its stdout, but the I/O driver
+//! still records that the pipe became readable. [`PipeWatch::stray`]
+//! looks at that record before the worker is handed a request: bytes that
+//! arrived while it was idle are an `echo` outside any frame, and would
+//! otherwise be read as the next request's answer.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -120,7 +126,41 @@ impl Shared {
     }
 }
 
+/// What [`PipeWatch::stray`] found on an idle worker's stdout.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Stray {
+    /// Nothing arrived since the last answer.
+    Nothing,
+    /// These bytes (the first of them, bounded) arrived.
+    Bytes(Vec<u8>),
+    /// The worker closed its stdout (it is exiting).
+    Closed,
+}
+
 impl PipeWatch {
+    /// Bytes that arrived on stdout while no request was in flight, at most
+    /// `max` of them (they are consumed: the worker is replaced anyway).
+    /// Costs no syscall unless the I/O driver saw the pipe become
+    /// readable, so it can run on every hand-out of a worker.
+    pub(crate) fn stray(&self, max: usize) -> Stray {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut guard = match self.shared.fd.poll_read_ready(&mut cx) {
+            Poll::Pending => return Stray::Nothing,
+            Poll::Ready(Err(_)) => return Stray::Closed,
+            Poll::Ready(Ok(guard)) => guard,
+        };
+        let mut bytes = vec![0u8; max];
+        match guard.try_io(|file| file.get_ref().read(&mut bytes)) {
+            // Readiness was stale: the last answer filled the buffer exactly.
+            Err(_would_block) => Stray::Nothing,
+            Ok(Ok(0)) | Ok(Err(_)) => Stray::Closed,
+            Ok(Ok(n)) => {
+                bytes.truncate(n);
+                Stray::Bytes(bytes)
+            }
+        }
+    }
+
     /// The handshake is done: stop keeping what the relay reads.
     pub(crate) fn booted(&self) {
         self.shared.booting.store(false, Ordering::Relaxed);

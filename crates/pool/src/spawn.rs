@@ -26,6 +26,7 @@ use crate::{PoolOptions, RelayAddress};
 /// Starts workers for one pool.
 pub(crate) struct Spawner {
     opts: Arc<PoolOptions>,
+    pool_name: Arc<str>,
     command_line: Arc<str>,
     listener: Option<RelayListener>,
     relay_env: String,
@@ -68,6 +69,7 @@ impl Spawner {
             .as_ref()
             .map_or_else(|| "pipes".to_owned(), |l| l.env_address().to_owned());
         Ok(Self {
+            pool_name: opts.name.as_str().into(),
             opts,
             command_line,
             listener,
@@ -163,9 +165,10 @@ impl Spawner {
             boot: &boot,
         };
 
+        let mut watch = None;
         let relay = match (&self.listener, stdin, stdout) {
             (None, Some(stdin), Some(stdout)) => {
-                let (reader, watch) = match PipeReader::new(stdout) {
+                let (reader, stdout) = match PipeReader::new(stdout) {
                     Ok(pair) => pair,
                     Err(e) => {
                         return Err(starting.failed(SpawnError::Io(e), None, forwarders).await)
@@ -189,10 +192,11 @@ impl Spawner {
                             tracing::warn!(pool = %opts.name, pid, answered = answer,
                                 "worker answered the handshake with another pid (a wrapper script?)");
                         }
-                        watch.booted();
+                        stdout.booted();
+                        watch = Some(stdout);
                         relay
                     }
-                    Err(e) => return Err(starting.failed(e, Some(&watch), forwarders).await),
+                    Err(e) => return Err(starting.failed(e, Some(&stdout), forwarders).await),
                 }
             }
             (Some(listener), _, stdout) => {
@@ -222,6 +226,8 @@ impl Spawner {
         Ok(Worker {
             state,
             relay,
+            stdout: watch,
+            pool: self.pool_name.clone(),
             max_jobs: jittered(opts.max_jobs),
         })
     }

@@ -331,10 +331,12 @@ impl Supervisor {
                 state.retire(why);
             }
         }
-        // Idle workers marked above leave now; busy ones when released.
+        // Idle workers marked above leave now; busy ones when released. So
+        // do idle ones that wrote to stdout since their last answer (also
+        // caught when a caller takes them; here they are replaced sooner).
         let marked = lock(&inner.queue)
             .idle
-            .take_where(|w| w.state.is_retiring());
+            .take_where(|w| w.state.is_retiring() || w.wrote_stray_output());
         for worker in marked {
             stop_worker(&inner, worker);
         }

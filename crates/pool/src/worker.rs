@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{PoolError, ProtocolError};
+use crate::pipe::{PipeWatch, Stray};
 use crate::relay::{ReadError, Relay};
 use crate::stats;
 
@@ -318,21 +319,68 @@ pub struct Response {
 pub(crate) struct Worker {
     pub(crate) state: Arc<WorkerState>,
     pub(crate) relay: Relay,
+    /// Pipes relay: a second handle on stdout, to notice output that
+    /// arrives while the worker is idle.
+    pub(crate) stdout: Option<PipeWatch>,
+    /// The pool's name, for logs.
+    pub(crate) pool: Arc<str>,
     /// `max_jobs` with this worker's jitter; 0 = unlimited.
     pub(crate) max_jobs: u64,
 }
+
+/// At most this much of a worker's stray stdout is read and logged.
+const STRAY_SHOWN: usize = 1024;
 
 impl Worker {
     pub(crate) fn pid(&self) -> u32 {
         self.state.pid
     }
 
-    /// Whether the worker can take another job right now.
+    /// Whether the worker can take another job right now. A worker that
+    /// wrote on stdout outside a response is marked for replacement here
+    /// (once), before it could be handed a request.
     pub(crate) fn usable(&self) -> bool {
         !self.state.has_exited()
             && !self.state.is_retiring()
             && (self.max_jobs == 0 || self.state.num_execs() < self.max_jobs)
-            && !self.relay.has_unread()
+            && !self.wrote_stray_output()
+    }
+
+    /// True when bytes arrived that no request asked for: right behind the
+    /// last response (already read by the relay), or since, while idle
+    /// (RoadRunner's "invalid data found in the buffer (possible echo)").
+    /// Logs them and marks the worker for replacement.
+    pub(crate) fn wrote_stray_output(&self) -> bool {
+        let stray = if self.relay.has_unread() {
+            None
+        } else {
+            match self.stdout.as_ref().map(|w| w.stray(STRAY_SHOWN)) {
+                None | Some(Stray::Nothing) => return false,
+                // Exiting: the exit watcher reports it.
+                Some(Stray::Closed) => {
+                    self.state.retire(WorkerStatus::Errored);
+                    return true;
+                }
+                Some(Stray::Bytes(bytes)) => Some(bytes),
+            }
+        };
+        if self.state.retire(WorkerStatus::Invalid) {
+            match stray {
+                Some(bytes) => {
+                    let shown = String::from_utf8_lossy(&bytes);
+                    tracing::warn!(pool = %self.pool, pid = self.pid(), bytes = bytes.len(),
+                        output = %shown.escape_debug(),
+                        "invalid data found in the buffer (possible echo): the worker wrote \
+                         to stdout outside a response; replacing it");
+                }
+                None => {
+                    tracing::warn!(pool = %self.pool, pid = self.pid(),
+                        "invalid data found in the buffer (possible echo): the worker wrote \
+                         to stdout right after its response; replacing it");
+                }
+            }
+        }
+        true
     }
 
     /// Sends a request frame: codec flags, `options[0]` = context length.

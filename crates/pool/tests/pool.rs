@@ -556,38 +556,6 @@ async fn informer_snapshot_and_empty_payload() {
 }
 
 #[tokio::test]
-async fn worker_stderr_is_logged_with_pid() {
-    use std::sync::{Arc, Mutex};
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buf = Buf::default();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let pool = start(opts("stderr", 1)).await;
-    let pid = pool.workers()[0].pid;
-    body(&pool, "hi there").await.unwrap();
-    eventually(Duration::from_secs(5), "stderr line logged", || async {
-        let text = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
-        text.contains("stderr line: hi there") && text.contains(&format!("pid={pid}"))
-    })
-    .await;
-    pool.shutdown().await;
-}
-
-#[tokio::test]
 async fn a_waiter_cancelled_after_its_worker_arrived_hands_the_worker_on() {
     let pool = start(opts("slow", 1)).await;
     let pid = pool.workers()[0].pid;
