@@ -9,6 +9,10 @@
 //! parks without a syscall. `AsyncFd` ignores the clear if the I/O driver
 //! saw new data meanwhile, so no wakeup is lost.
 //!
+//! Each read is offered at most the pipe's capacity: the room offered has
+//! to be zeroed first, so offering all the room the relay reserved for a
+//! large frame made every read cost the whole frame (quadratic).
+//!
 //! While the worker starts, every byte the relay reads is also kept (up to
 //! [`MAX_BOOT_OUTPUT`]): a worker that prints an error instead of the
 //! handshake is shown whole, not as the 12 bytes of a would-be header.
@@ -21,6 +25,7 @@
 
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -44,30 +49,18 @@ pub(crate) struct PipeWatch {
 
 struct Shared {
     fd: AsyncFd<File>,
+    /// The most one read is offered: the pipe's capacity.
+    read_room: usize,
     /// True until the handshake is done: reads are copied to `boot`.
     booting: AtomicBool,
     boot: Mutex<Vec<u8>>,
 }
 
 impl PipeReader {
-    /// Takes over a child's stdout. `into_owned_fd` hands the descriptor
-    /// back in blocking mode, so it is made non-blocking again: a read after
-    /// a stale readiness (two readers share it: the relay and the boot or
-    /// stray-output watch) must return `WouldBlock`, never block the event
-    /// loop until the worker writes or exits.
+    /// Takes over a child's stdout.
     pub(crate) fn new(stdout: tokio::process::ChildStdout) -> io::Result<(Self, PipeWatch)> {
-        let fd = stdout.into_owned_fd()?;
-        let flags = nix::fcntl::fcntl(
-            std::os::fd::AsRawFd::as_raw_fd(&fd),
-            nix::fcntl::FcntlArg::F_GETFL,
-        )
-        .map_err(io::Error::from)?;
-        let flags = nix::fcntl::OFlag::from_bits_truncate(flags) | nix::fcntl::OFlag::O_NONBLOCK;
-        nix::fcntl::fcntl(
-            std::os::fd::AsRawFd::as_raw_fd(&fd),
-            nix::fcntl::FcntlArg::F_SETFL(flags),
-        )
-        .map_err(io::Error::from)?;
+        let fd = nonblocking(stdout.into_owned_fd()?)?;
+        let read_room = pipe_capacity(&fd);
         let file = File::from(fd);
         // SAFETY: `File` owns the descriptor, which therefore stays open and
         // refers to the same pipe for as long as the `AsyncFd` owns the
@@ -77,6 +70,7 @@ impl PipeReader {
             .map_err(io::Error::from)?;
         let shared = Arc::new(Shared {
             fd,
+            read_room,
             booting: AtomicBool::new(true),
             boot: Mutex::default(),
         });
@@ -89,6 +83,28 @@ impl PipeReader {
     }
 }
 
+/// tokio hands the descriptor back in blocking mode (for a child to
+/// inherit); a read that finds the pipe empty must fail with EAGAIN, not
+/// park the event loop's thread until the worker writes again.
+fn nonblocking(fd: OwnedFd) -> io::Result<OwnedFd> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    let flags = fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL)?;
+    let flags = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;
+    fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(flags))?;
+    Ok(fd)
+}
+
+/// How many bytes the pipe buffers (64 KiB unless raised), within 64 KiB
+/// to 1 MiB.
+fn pipe_capacity(fd: &OwnedFd) -> usize {
+    use nix::fcntl::{fcntl, FcntlArg};
+    const DEFAULT: usize = 64 * 1024;
+    fcntl(fd.as_raw_fd(), FcntlArg::F_GETPIPE_SZ)
+        .ok()
+        .and_then(|n| usize::try_from(n).ok())
+        .map_or(DEFAULT, |n| n.clamp(DEFAULT, 1024 * 1024))
+}
+
 impl AsyncRead for PipeReader {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -98,8 +114,12 @@ impl AsyncRead for PipeReader {
         let shared = &*self.shared;
         loop {
             let mut guard = ready!(shared.fd.poll_read_ready(cx))?;
-            let room = buf.remaining();
-            let unfilled = buf.initialize_unfilled();
+            // Offer at most what the pipe can hold: a read never returns
+            // more, and the offered room must be zeroed first (reading into
+            // uninitialised memory needs `unsafe`), so offering the whole
+            // reserved frame made every read cost the frame's size.
+            let room = buf.remaining().min(shared.read_room);
+            let unfilled = buf.initialize_unfilled_to(room);
             match guard.try_io(|file| file.get_ref().read(unfilled)) {
                 Ok(Ok(n)) => {
                     if n < room {

@@ -199,16 +199,6 @@ async fn hostile_frames_kill_only_that_worker() {
 }
 
 #[tokio::test]
-async fn oversized_frame_from_worker_is_refused() {
-    let mut o = opts("echo", 1);
-    o.max_frame_payload = 1024;
-    let pool = start(o).await;
-    let err = pool.exec(raw(&"y".repeat(4096))).await.unwrap_err();
-    assert!(err.to_string().contains("exceeds the limit"), "{err}");
-    pool.shutdown().await;
-}
-
-#[tokio::test]
 async fn max_jobs_replaces_workers() {
     let mut o = opts("pid", 1);
     o.max_jobs = 3;
