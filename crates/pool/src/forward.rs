@@ -96,7 +96,7 @@ fn char_cut(bytes: &[u8], max: usize) -> usize {
     }
     let mut cut = max;
     // At most 3 continuation bytes (0b10xx_xxxx) precede a boundary.
-    while cut > max - 3 && bytes[cut] & 0xC0 == 0x80 {
+    while cut > max.saturating_sub(3) && bytes[cut] & 0xC0 == 0x80 {
         cut -= 1;
     }
     cut

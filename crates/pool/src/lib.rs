@@ -30,7 +30,11 @@
 //! - `spawn`: process start (environment, process group, user), the exit
 //!   watcher (which SIGKILLs the worker's process group whenever the
 //!   worker ends), a failed start's report.
-//! - `forward`: the stderr (and socket relays' stdout) forwarding tasks.
+//! - `pipe`: the worker's stdout pipe (pipes relay): reads bounded by the
+//!   pipe's capacity, what a starting worker printed instead of the
+//!   handshake, output that arrives while the worker is idle.
+//! - `forward`: the stderr (and socket relays' stdout) forwarding tasks;
+//!   long lines are logged in 64 KiB pieces.
 //! - `boot`: what a starting worker wrote, for [`PoolError::Boot`].
 //! - `worker`: a worker's shared state and the owned handle used to exec.
 //! - `pool`: taking and giving back workers, one execution on the caller's
