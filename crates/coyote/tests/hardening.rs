@@ -776,6 +776,8 @@ fn slow_request_bodies_get_408_and_never_hold_a_worker() {
             cut = true;
             break;
         }
+        // sleep is the behaviour under test: the client trickles its body
+        // a byte every 100 ms, past body_read_timeout.
         std::thread::sleep(Duration::from_millis(100));
     }
     let r = answer_within(&mut trickle, Duration::from_secs(5));
