@@ -178,7 +178,11 @@ mod tests {
         );
         assert_eq!(
             parse(br#"{"type":3,"data":{"message":"no","requeue":false,"delay_seconds":0}}"#),
-            Reply::Nack { message: "no".into(), requeue: false, delay: 0 }
+            Reply::Nack {
+                message: "no".into(),
+                requeue: false,
+                delay: 0
+            }
         );
         assert_eq!(
             parse(br#"{"type":4,"data":{"message":"again","delay_seconds":2,"headers":[{"x":["y"]}]}}"#),
@@ -198,7 +202,11 @@ mod tests {
         // data missing or null: defaults.
         assert_eq!(
             parse(br#"{"type":3}"#),
-            Reply::Nack { message: String::new(), requeue: false, delay: 0 }
+            Reply::Nack {
+                message: String::new(),
+                requeue: false,
+                delay: 0
+            }
         );
         // Negative, float and string delays.
         let delay = |body: &[u8]| match parse(body) {
@@ -208,7 +216,10 @@ mod tests {
         assert_eq!(delay(br#"{"type":3,"data":{"delay_seconds":-4}}"#), 0);
         assert_eq!(delay(br#"{"type":3,"data":{"delay_seconds":2.7}}"#), 2);
         assert_eq!(delay(br#"{"type":3,"data":{"delay_seconds":"3"}}"#), 3);
-        assert_eq!(delay(br#"{"type":3,"data":{"delay_seconds":1e300}}"#), u64::from(u32::MAX));
+        assert_eq!(
+            delay(br#"{"type":3,"data":{"delay_seconds":1e300}}"#),
+            u64::from(u32::MAX)
+        );
     }
 
     proptest::proptest! {
