@@ -73,4 +73,32 @@ pub enum Command {
         /// Plugins to reset (default: all).
         plugins: Vec<String>,
     },
+    /// Inspect and steer the jobs pipelines of a running server.
+    Jobs {
+        /// What to do.
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+}
+
+/// `coyote jobs ...`.
+#[derive(Subcommand, Debug)]
+pub enum JobsCommand {
+    /// Every pipeline with its driver, state and queue counts.
+    List,
+    /// Stop consuming these pipelines (jobs stay queued).
+    Pause {
+        /// Pipeline names.
+        pipelines: Vec<String>,
+    },
+    /// Consume these pipelines again.
+    Resume {
+        /// Pipeline names.
+        pipelines: Vec<String>,
+    },
+    /// Stop and remove these pipelines.
+    Destroy {
+        /// Pipeline names.
+        pipelines: Vec<String>,
+    },
 }

@@ -14,6 +14,7 @@
 //! codes (see README).
 
 mod cli;
+mod jobs_cli;
 mod ops;
 mod serve;
 
@@ -82,6 +83,7 @@ pub fn main_with(host: Host) -> ExitCode {
             interactive,
         } => ops::workers(&cli.global, &plugins, interactive),
         cli::Command::Reset { plugins } => ops::reset(&cli.global, &plugins),
+        cli::Command::Jobs { command } => jobs_cli::run(&cli.global, &command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,5 @@
 //! Operator commands that talk to a running server over its RPC:
-//! `coyote workers [-i]` and `coyote reset`.
+//! `coyote workers [-i]` and `coyote reset` (`coyote jobs` is in `jobs_cli`).
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -17,7 +17,7 @@ struct WorkerList {
 }
 
 /// The RPC address from the config the server was started with.
-fn rpc_address(global: &Global) -> Result<String, Failure> {
+pub(crate) fn rpc_address(global: &Global) -> Result<String, Failure> {
     let (loaded, _) = crate::serve::load(global, Vec::new())?;
     loaded
         .config
@@ -31,7 +31,7 @@ fn rpc_address(global: &Global) -> Result<String, Failure> {
         })
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -39,7 +39,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(runtime_failure)
 }
 
-async fn connect(address: &str) -> Result<RpcClient, Failure> {
+pub(crate) async fn connect(address: &str) -> Result<RpcClient, Failure> {
     RpcClient::connect(address)
         .await
         .with_context(|| {

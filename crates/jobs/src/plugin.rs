@@ -43,9 +43,13 @@ impl Plugin for JobsPlugin {
     }
 
     fn plan(&self, plan: &mut Plan<'_>) -> Option<Box<dyn Planned>> {
-        let section: JobsSection = plan.decode("jobs")?;
+        node_present(plan)?;
+        // The pipelines are planned even when the rest of the section is
+        // bad, so that every problem is reported at once.
+        let section: Option<JobsSection> = plan.decode("jobs");
         let node = plan.section("jobs");
         let pipelines = plan_pipelines(plan, node.and_then(|n| n.get("pipelines")));
+        let section = section?;
         for (i, name) in section.consume.iter().enumerate() {
             if !pipelines.iter().any(|p| &p.name == name) {
                 plan.warn(
@@ -155,6 +159,10 @@ impl Running for RunningJobs {
         let reserved: i64 = self.jobs.states().iter().map(|s| s.reserved).sum();
         format!("{reserved} jobs at a worker")
     }
+}
+
+fn node_present(plan: &Plan<'_>) -> Option<()> {
+    plan.section("jobs").map(|_| ())
 }
 
 fn register_metrics(jobs: &Jobs, r: &mut MetricsRegistry) {

@@ -83,6 +83,9 @@ impl JobQueue {
     /// The next delivery, waiting for one; `None` once `stop` is cancelled.
     pub async fn pop(&self, stop: &CancellationToken) -> Option<Delivery> {
         loop {
+            if stop.is_cancelled() {
+                return None;
+            }
             let notified = self.ready.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();

@@ -154,10 +154,21 @@ fn text(v: &Value) -> Option<String> {
 }
 
 /// Parses arbitrary bytes as a reply (the cargo-fuzz target and a property
-/// test): never panics, and a reply that parsed as a typed answer keeps
-/// its delay within u64.
+/// test): never panics, and the variant always agrees with the body's
+/// `type` (a typed variant only from a JSON object with that type).
 pub fn fuzz_reply(bytes: &[u8]) {
-    let _ = format!("{:?}", parse(bytes));
+    let reply = parse(bytes);
+    let kind = serde_json::from_slice::<Value>(bytes)
+        .ok()
+        .and_then(|v| v.get("type").and_then(Value::as_u64));
+    match reply {
+        Reply::Error { .. } => assert_eq!(kind, Some(1)),
+        Reply::Nack { .. } => assert_eq!(kind, Some(3)),
+        Reply::Requeue { .. } => assert_eq!(kind, Some(4)),
+        Reply::Unknown(k) => assert_eq!(kind, Some(k)),
+        Reply::Ack => assert!(matches!(kind, None | Some(0) | Some(2))),
+        Reply::Invalid(_) => assert!(!matches!(kind, Some(0..=4))),
+    }
 }
 
 #[cfg(test)]

@@ -101,7 +101,12 @@ pub fn cli(server: &Server, args: &[&str]) -> std::process::Output {
 
 /// The worker pids listed by `coyote workers http`.
 pub fn worker_pids(server: &Server) -> Vec<String> {
-    let out = cli(server, &["workers", "http"]);
+    worker_pids_of(server, "http")
+}
+
+/// The worker pids listed by `coyote workers <plugin>`.
+pub fn worker_pids_of(server: &Server, plugin: &str) -> Vec<String> {
+    let out = cli(server, &["workers", plugin]);
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
