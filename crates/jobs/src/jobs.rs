@@ -136,7 +136,7 @@ impl Jobs {
             ),
             DriverSpec::Boltdb { file, permissions } => {
                 let (store, recovered) =
-                    crate::drivers::durable::open(file, *permissions, &spec.name).await?;
+                    crate::drivers::open_durable(file, *permissions, &spec.name).await?;
                 if !recovered.is_empty() {
                     tracing::info!(target: "coyote::jobs", pipeline = %spec.name,
                         jobs = recovered.len(), file = %file.display(),

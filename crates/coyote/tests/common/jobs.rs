@@ -57,7 +57,12 @@ impl JobsServer {
 
     pub fn start_env(config: &str, env: &[(&str, &str)]) -> Self {
         let log_dir = tempfile::tempdir().unwrap().keep();
-        let log = log_dir.join("jobs.log");
+        Self::start_with_log(config, env, log_dir.join("jobs.log"))
+    }
+
+    /// Starts with workers logging to `log` (a second server appends to the
+    /// first one's log).
+    pub fn start_with_log(config: &str, env: &[(&str, &str)], log: PathBuf) -> Self {
         let mut all = vec![("JOBS_LOG", log.to_str().unwrap())];
         all.extend_from_slice(env);
         let mut server = Server::start_with_env(BIN, config, &[], &all).unwrap();
