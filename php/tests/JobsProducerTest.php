@@ -186,6 +186,16 @@ final class JobsProducerTest extends TestCase
         }
     }
 
+    public function testPushOfATaskTakesOptionsButNoPayload(): void
+    {
+        $queue = $this->jobs->connect('p1');
+        $this->answer('jobs.Push');
+        $queue->push($queue->create('a', 'b'), '', new Options(9));
+        self::assertSame(9, (int) $this->request('jobs.Push', new PushRequest())->getJob()->getOptions()->getDelay());
+        $this->expectException(\InvalidArgumentException::class);
+        $queue->push($queue->create('a', 'b'), 'other');
+    }
+
     public function testEmptyPipelineNamesAreRefusedBeforeSending(): void
     {
         try {

@@ -53,7 +53,8 @@ final class Queue
     }
 
     /**
-     * Pushes a task: `push($task)` or `push($name, $payload, $options)`.
+     * Pushes a task: `push($task[, $options])` or `push($name, $payload, $options)`;
+     * `$options` given with a task replaces the task's.
      *
      * @throws JobsException when the server refuses it
      */
@@ -61,6 +62,8 @@ final class Queue
     {
         if (\is_string($task)) {
             $task = $this->create($task, $payload, [], $options);
+        } elseif ($payload !== '') {
+            throw new \InvalidArgumentException('push($task) takes no payload: the task has its own');
         } elseif ($options !== null) {
             $task = $task->withOptions($options);
         }
