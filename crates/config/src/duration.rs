@@ -211,18 +211,18 @@ impl Visitor<'_> for DurationVisitor {
 }
 
 /// `deserialize_with` for a `Duration` field (bare integers are nanoseconds).
-pub(crate) fn de<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+pub fn de<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     d.deserialize_any(DurationVisitor(BareInt::Nanos))
 }
 
 /// `deserialize_with` for an `Option<Duration>` field.
-pub(crate) fn de_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+pub fn de_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     d.deserialize_any(DurationVisitor(BareInt::Nanos)).map(Some)
 }
 
 /// `deserialize_with` for a duration whose bare integers are seconds
 /// (`status.check_timeout`).
-pub(crate) fn de_secs<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+pub fn de_secs<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     d.deserialize_any(DurationVisitor(BareInt::Seconds))
 }
 

@@ -106,7 +106,7 @@
 
 mod addr;
 mod de;
-mod duration;
+pub mod duration;
 mod env;
 mod error;
 mod fields;

@@ -95,6 +95,27 @@ impl<'a> Plan<'a> {
         }
     }
 
+    /// Decodes `node` (a part of a section, found at the dotted `path`)
+    /// with the loader's rules, recording every bad key; `None` when it is
+    /// invalid. For sections whose parts decode differently by a key (a
+    /// pipeline's `config` by its `driver`).
+    pub fn decode_node<T: DeserializeOwned>(&mut self, node: &Node, path: &str) -> Option<T> {
+        match node.decode::<T>(path) {
+            Ok((value, warnings)) => {
+                self.warnings.extend(warnings);
+                Some(value)
+            }
+            Err(ConfigError::Invalid { problems }) => {
+                self.problems.extend(problems);
+                None
+            }
+            Err(other) => {
+                self.problem(path, other.to_string());
+                None
+            }
+        }
+    }
+
     /// The `host:port` to bind for a TCP-only listener at key `path`
     /// (an empty host is every interface, as in Go); a unix socket there
     /// is a problem.

@@ -45,7 +45,9 @@ impl Planned for PlannedRpc {
                 .await
                 .map_err(|e| format!("cannot listen on {}: {e}", self.address))?;
             let registry = &start.registry;
-            registry.add_service(Arc::new(Informer::new(registry.pools().clone())));
+            registry.add_service(Arc::new(
+                Informer::new(registry.pools().clone()).with_jobs(registry.jobs().clone()),
+            ));
             registry.add_service(Arc::new(Resetter::new(registry.pools().clone())));
             registry.add_service(Arc::new(AppLogger));
             registry.listening("rpc", "rpc", server.address());

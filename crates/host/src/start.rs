@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use coyote_pool::{Pool, Shards, WorkerStatus};
-use coyote_rpc::services::Pools;
+use coyote_rpc::services::{Pools, Reports};
 use coyote_rpc::{Service, Services};
 use prometheus_client::registry::Registry as MetricsRegistry;
 use tokio_util::sync::CancellationToken;
@@ -73,6 +73,7 @@ struct Shared {
 pub struct Registry {
     pools: Pools,
     services: Services,
+    jobs: Reports,
     shared: Arc<RwLock<Shared>>,
     lifecycle: Lifecycle,
 }
@@ -82,9 +83,26 @@ impl Registry {
         Self {
             pools: Pools::new(),
             services: Services::new(),
+            jobs: Reports::new(),
             shared: Arc::default(),
             lifecycle,
         }
+    }
+
+    /// Registers the pipeline states of a jobs plugin (`informer.Jobs`,
+    /// `status /jobs`): `states` answers a JSON array of RoadRunner's
+    /// `jobs.State` objects.
+    pub fn add_jobs(
+        &self,
+        plugin: &str,
+        states: impl Fn() -> serde_json::Value + Send + Sync + 'static,
+    ) {
+        self.jobs.insert(plugin, Arc::new(states));
+    }
+
+    /// The jobs plugins' state reports.
+    pub fn jobs(&self) -> &Reports {
+        &self.jobs
     }
 
     /// Registers the worker pool of `plugin`: it shows in `informer`,

@@ -9,7 +9,8 @@
 //! Both answer a JSON array of `{plugin_name, error_message, status_code}`
 //! with HTTP 200, or `unavailable_status_code` (503 by default) when any
 //! plugin asked about is not. `/health` without `plugin` checks every
-//! plugin; `/ready` requires one (400). Once the server begins to stop,
+//! plugin; `/ready` requires one (400). `GET /jobs` answers the jobs
+//! plugins' pipeline states (RoadRunner's JSON objects). Once the server begins to stop,
 //! `/health` answers 200 "service is shutting down" and `/ready` the
 //! unavailable code, so traffic drains away before workers stop.
 
@@ -37,9 +38,12 @@ pub struct Report {
     pub status_code: u16,
 }
 
+type JobsFn = Box<dyn Fn() -> Option<Vec<serde_json::Value>> + Send + Sync>;
+
 /// The status plugin's state.
 pub struct Status {
     plugins: Box<dyn Fn() -> BTreeMap<String, Arc<dyn Checker>> + Send + Sync>,
+    jobs: Option<JobsFn>,
     unavailable: StatusCode,
     stopping: CancellationToken,
 }
@@ -64,9 +68,36 @@ impl Status {
     ) -> Self {
         Self {
             plugins: Box::new(plugins),
+            jobs: None,
             unavailable: StatusCode::from_u16(unavailable)
                 .unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
             stopping,
+        }
+    }
+
+    /// Also serves `GET /jobs`: the pipeline states `jobs` returns
+    /// (`None`: no jobs plugin runs).
+    pub fn with_jobs(
+        mut self,
+        jobs: impl Fn() -> Option<Vec<serde_json::Value>> + Send + Sync + 'static,
+    ) -> Self {
+        self.jobs = Some(Box::new(jobs));
+        self
+    }
+
+    fn jobs_answer(&self) -> (StatusCode, String) {
+        if self.stopping.is_cancelled() {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service is shutting down\n".into(),
+            );
+        }
+        match self.jobs.as_ref().and_then(|f| f()) {
+            Some(states) => (
+                StatusCode::OK,
+                serde_json::to_string(&states).unwrap_or_else(|_| "[]".into()),
+            ),
+            None => (self.unavailable, "jobs plugin not found\n".into()),
         }
     }
 
@@ -81,6 +112,7 @@ impl Status {
         let ready = match path {
             "/health" => false,
             "/ready" => true,
+            "/jobs" => return self.jobs_answer(),
             _ => return (StatusCode::NOT_FOUND, "not found\n".into()),
         };
         if self.stopping.is_cancelled() {

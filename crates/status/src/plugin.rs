@@ -44,11 +44,22 @@ impl Planned for PlannedStatus {
             let listener = registry.bind_tcp("status", "status", &self.address).await?;
             let stopping = registry.lifecycle().shutdown().clone();
             let checks = registry.clone();
-            let endpoint = Arc::new(Status::live(
-                move || checks.checkers(),
-                self.unavailable,
-                stopping,
-            ));
+            let jobs = registry.jobs().clone();
+            let endpoint = Arc::new(
+                Status::live(move || checks.checkers(), self.unavailable, stopping).with_jobs(
+                    move || {
+                        let all = jobs.all();
+                        (!all.is_empty()).then(|| {
+                            all.into_values()
+                                .flat_map(|v| match v {
+                                    serde_json::Value::Array(items) => items,
+                                    other => vec![other],
+                                })
+                                .collect()
+                        })
+                    },
+                ),
+            );
             start.tracker.spawn(endpoint.serve(
                 listener,
                 start.shutdown.clone(),

@@ -5,6 +5,8 @@
 // Each test file uses its own part of this module.
 #![allow(dead_code)]
 
+pub mod jobs;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};

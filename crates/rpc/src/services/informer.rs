@@ -3,18 +3,29 @@ use std::time::UNIX_EPOCH;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::{decode_arg, encode_result, pool, Pools};
+use super::{decode_arg, encode_result, pool, Pools, Reports};
 use crate::{RpcError, Service, ServiceFuture};
 
 /// `informer`: which plugins have workers, and their state.
 pub struct Informer {
     pools: Pools,
+    jobs: Reports,
 }
 
 impl Informer {
     /// An informer over the running plugins' pools.
     pub fn new(pools: Pools) -> Self {
-        Self { pools }
+        Self {
+            pools,
+            jobs: Reports::new(),
+        }
+    }
+
+    /// Also answers `informer.Jobs(plugin)` from `jobs` (the pipeline
+    /// states of the jobs plugins).
+    pub fn with_jobs(mut self, jobs: Reports) -> Self {
+        self.jobs = jobs;
+        self
     }
 }
 
@@ -102,6 +113,15 @@ impl Service for Informer {
                     }
                     pool.remove_worker();
                     encode_result(codec, &true)
+                }
+                "Jobs" => {
+                    let plugin: String = decode_arg("informer.Jobs", codec, &body)?;
+                    match self.jobs.get(&plugin) {
+                        Some(states) => encode_result(codec, &states),
+                        None => Err(RpcError::Failed(format!(
+                            "plugin {plugin} does not report jobs (it should implement the JobsStat interface)"
+                        ))),
+                    }
                 }
                 other => Err(RpcError::UnknownMethod(format!("informer.{other}"))),
             }

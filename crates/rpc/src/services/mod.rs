@@ -13,6 +13,54 @@ pub use app::{AppLogger, LogAttrs, LogEntry};
 pub use informer::{Informer, WorkerState};
 pub use resetter::Resetter;
 
+/// A report a plugin produces on demand, as JSON.
+pub type ReportFn = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
+
+/// Reports by plugin name (the jobs plugins' pipeline states for
+/// `informer.Jobs` and `status /jobs`): a shared, live set.
+#[derive(Clone, Default)]
+pub struct Reports {
+    map: Arc<RwLock<BTreeMap<String, ReportFn>>>,
+}
+
+impl Reports {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) the report of `plugin`.
+    pub fn insert(&self, plugin: impl Into<String>, report: ReportFn) {
+        self.map
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(plugin.into(), report);
+    }
+
+    /// The current report of `plugin`.
+    pub fn get(&self, plugin: &str) -> Option<serde_json::Value> {
+        let report = self
+            .map
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(plugin)
+            .cloned();
+        report.map(|f| f())
+    }
+
+    /// Every plugin's current report, by name.
+    pub fn all(&self) -> BTreeMap<String, serde_json::Value> {
+        let reports: Vec<(String, ReportFn)> = self
+            .map
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        reports.into_iter().map(|(k, f)| (k, f())).collect()
+    }
+}
+
 use crate::RpcError;
 
 /// The pools of the running plugins, by plugin name: a shared, live set

@@ -1,0 +1,199 @@
+//! Shared by the jobs end-to-end files: a config with the jobs plugin and
+//! the `jobs-driven.php` worker, a blocking `jobs.*` RPC client (protobuf,
+//! as roadrunner-php/jobs calls it), and the worker's JSON-lines log.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use coyote_jobs::proto;
+use coyote_rpc::RpcClient;
+use coyote_test_support::{php, repo_root, wait_until, Server};
+use goridge::flags;
+use prost::Message;
+
+use super::BIN;
+
+/// A config running `jobs-driven.php` with `workers` workers; `pipelines`
+/// is the YAML under `jobs.pipelines:` (indented 4), `extra` more keys
+/// under `jobs:` (indented 2).
+pub fn config(workers: usize, consume: &[&str], pipelines: &str, extra: &str) -> String {
+    let worker = repo_root().join("php/workers/jobs-driven.php");
+    format!(
+        r#"version: "3"
+rpc:
+  listen: tcp://127.0.0.1:0
+server:
+  command: "{php} {worker}"
+status:
+  address: 127.0.0.1:0
+jobs:
+  pool:
+    num_workers: {workers}
+  consume: [{consume}]
+{extra}
+  pipelines:
+{pipelines}
+"#,
+        php = php(),
+        worker = worker.display(),
+        consume = consume.join(", "),
+    )
+}
+
+/// A started server whose workers log to `log`.
+pub struct JobsServer {
+    pub server: Server,
+    pub log: PathBuf,
+    runtime: tokio::runtime::Runtime,
+    client: Option<RpcClient>,
+}
+
+impl JobsServer {
+    pub fn start(config: &str) -> Self {
+        Self::start_env(config, &[])
+    }
+
+    pub fn start_env(config: &str, env: &[(&str, &str)]) -> Self {
+        let log_dir = tempfile::tempdir().unwrap().keep();
+        let log = log_dir.join("jobs.log");
+        let mut all = vec![("JOBS_LOG", log.to_str().unwrap())];
+        all.extend_from_slice(env);
+        let mut server = Server::start_with_env(BIN, config, &[], &all).unwrap();
+        server.wait_ready();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        Self {
+            server,
+            log,
+            runtime,
+            client: None,
+        }
+    }
+
+    /// Calls `jobs.<method>` with a protobuf argument.
+    pub fn call<M: Message>(&mut self, method: &str, arg: &M) -> Result<Bytes, String> {
+        self.call_bytes(method, arg.encode_to_vec().into())
+    }
+
+    /// Calls `jobs.<method>` with raw bytes as the protobuf argument.
+    pub fn call_bytes(&mut self, method: &str, body: Bytes) -> Result<Bytes, String> {
+        if self.client.is_none() {
+            let address = self.server.address("rpc", "rpc").unwrap();
+            self.client = Some(self.runtime.block_on(RpcClient::connect(&address)).unwrap());
+        }
+        let client = self.client.as_mut().unwrap();
+        self.runtime
+            .block_on(client.call_raw(&format!("jobs.{method}"), flags::CODEC_PROTO, body))
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn push(&mut self, jobs: Vec<proto::Job>) -> Result<(), String> {
+        self.call("PushBatch", &proto::PushBatchRequest { jobs })
+            .map(|_| ())
+    }
+
+    pub fn pipelines(&mut self, method: &str, names: &[&str]) -> Result<Vec<String>, String> {
+        let arg = proto::Pipelines {
+            pipelines: names.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        let out = self.call(method, &arg)?;
+        Ok(proto::Pipelines::decode(out).unwrap_or_default().pipelines)
+    }
+
+    pub fn stats(&mut self) -> HashMap<String, proto::Stat> {
+        let out = self.call("Stat", &proto::Empty {}).unwrap();
+        proto::Stats::decode(out)
+            .unwrap()
+            .stats
+            .into_iter()
+            .map(|s| (s.pipeline.clone(), s))
+            .collect()
+    }
+
+    pub fn declare(&mut self, pairs: &[(&str, &str)]) -> Result<(), String> {
+        let pipeline = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        self.call("Declare", &proto::DeclareRequest { pipeline })
+            .map(|_| ())
+    }
+
+    /// The worker log's entries so far.
+    pub fn entries(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Waits until `pred` holds for the log entries (a deadline, not a sleep).
+    pub fn wait_entries(
+        &self,
+        limit: Duration,
+        pred: impl Fn(&[serde_json::Value]) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let found = wait_until(limit, || {
+            let e = self.entries();
+            pred(&e).then_some(e)
+        });
+        found.unwrap_or_else(|| {
+            panic!(
+                "worker log never matched; entries: {:#?}\nserver output:\n{}",
+                self.entries(),
+                self.server.output()
+            )
+        })
+    }
+
+    /// Waits until `pred` holds for the pipeline stats.
+    pub fn wait_stats(
+        &mut self,
+        limit: Duration,
+        pred: impl Fn(&HashMap<String, proto::Stat>) -> bool,
+    ) -> HashMap<String, proto::Stat> {
+        let found = wait_until(limit, || {
+            let s = self.stats();
+            pred(&s).then_some(s)
+        });
+        found.unwrap_or_else(|| panic!("stats never matched: {:#?}", self.stats()))
+    }
+}
+
+/// A job for `pipeline`, named `name` (the worker's instruction).
+pub fn job(pipeline: &str, name: &str, id: &str) -> proto::Job {
+    proto::Job {
+        job: name.to_owned(),
+        id: id.to_owned(),
+        payload: Bytes::from(format!("payload-{id}")),
+        headers: HashMap::new(),
+        options: Some(proto::Options {
+            pipeline: pipeline.to_owned(),
+            ..proto::Options::default()
+        }),
+    }
+}
+
+/// `job` with options changed by `f`.
+pub fn job_with(
+    pipeline: &str,
+    name: &str,
+    id: &str,
+    f: impl FnOnce(&mut proto::Options),
+) -> proto::Job {
+    let mut j = job(pipeline, name, id);
+    if let Some(o) = j.options.as_mut() {
+        f(o);
+    }
+    j
+}
+
+/// Entries with this id.
+pub fn of<'a>(entries: &'a [serde_json::Value], id: &str) -> Vec<&'a serde_json::Value> {
+    entries.iter().filter(|e| e["id"] == id).collect()
+}
