@@ -76,7 +76,7 @@ pub fn run(global: &Global, host: Host, report: Option<PathBuf>) -> Result<(), F
     for warning in loaded.warnings.iter().chain(&plan.warnings) {
         tracing::warn!(target: "coyote::config", "{warning}");
     }
-    let tuning = Tuning::from_env();
+    let tuning = Tuning::from_env(loaded.config.has_section("jobs"));
     if tuning.batch_scheduling {
         batch_scheduling();
     }
@@ -138,15 +138,21 @@ struct Tuning {
 
 impl Tuning {
     /// `COYOTE_RUNTIME=current|multi` (default: current on <= 2 CPUs,
-    /// cgroup limits included); `COYOTE_SCHED=batch|normal` (default
-    /// batch); `COYOTE_SHARDS=N` (default: one per CPU; 1 turns sharding
-    /// off).
-    fn from_env() -> Self {
+    /// cgroup limits included, unless the config runs `jobs`);
+    /// `COYOTE_SCHED=batch|normal` (default batch); `COYOTE_SHARDS=N`
+    /// (default: one per CPU; 1 turns sharding off).
+    ///
+    /// The jobs pollers run on the main event loop (HTTP's pipe pools run
+    /// on the shards): with one thread there, a 2-consumer drain on 2 CPUs
+    /// measured 20-29k jobs/s against 40-48k with a thread per CPU and a
+    /// 41-58k pool ceiling (bench/jobs, BENCHMARKS.md), so a config with
+    /// `jobs` gets the multi-threaded main loop.
+    fn from_env(runs_jobs: bool) -> Self {
         let cpus = std::thread::available_parallelism().map_or(1, usize::from);
         let runtime = match std::env::var("COYOTE_RUNTIME").as_deref() {
             Ok("current") => RuntimeFlavor::CurrentThread,
             Ok("multi") => RuntimeFlavor::MultiThread,
-            _ if cpus <= 2 => RuntimeFlavor::CurrentThread,
+            _ if cpus <= 2 && !runs_jobs => RuntimeFlavor::CurrentThread,
             _ => RuntimeFlavor::MultiThread,
         };
         let batch_scheduling = std::env::var("COYOTE_SCHED").as_deref() != Ok("normal");

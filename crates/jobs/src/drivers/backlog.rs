@@ -37,7 +37,11 @@ pub trait Store: Send + Sync + 'static {
     fn durable(&self) -> bool;
     /// New jobs.
     fn insert<'a>(&'a self, jobs: &'a [Stored]) -> BoxFuture<'a, Result<(), String>>;
-    /// A job is done (acked, or dropped by a nack).
+    /// A job is done (acked, or dropped by a nack). The removal must take
+    /// effect when this is called, even if the future is dropped unpolled:
+    /// the backlog does not wait for it (a removal lost in a crash is a
+    /// redelivery, which at-least-once allows), and a store logs a removal
+    /// that failed with nobody waiting.
     fn remove(&self, handle: u64) -> BoxFuture<'_, Result<(), String>>;
     /// A job changed (requeued with new headers, delay or attempts).
     fn update<'a>(&'a self, job: &'a Stored) -> BoxFuture<'a, Result<(), String>>;
@@ -460,13 +464,14 @@ impl Driver for Backlog {
     }
 
     fn ack(&self, handle: u64) -> BoxFuture<'_, Result<(), JobsError>> {
-        Box::pin(async move {
-            let removed = self.store.remove(handle).await;
-            let mut st = self.lock();
-            self.settle(&mut st);
-            self.feed_now(st);
-            removed.map_err(|e| self.storage(e))
-        })
+        // Not waiting for the removal's commit keeps the pollers' pace
+        // independent of fsync (the store batches removals with the next
+        // commit); the slot frees at once.
+        drop(self.store.remove(handle));
+        let mut st = self.lock();
+        self.settle(&mut st);
+        self.feed_now(st);
+        Box::pin(std::future::ready(Ok(())))
     }
 
     fn nack(

@@ -208,8 +208,12 @@ fn write_loop(mut guard: WriterGuard) {
         };
         let result = guard.shared.apply(&batch);
         for p in batch {
-            // A caller that gave up waiting is no error.
-            let _ = p.reply.send(result.clone());
+            // A caller that does not wait (an ack) still hears of a failure
+            // through the log.
+            if let Err(Err(e)) = p.reply.send(result.clone()) {
+                tracing::error!(target: "coyote::jobs", file = %guard.shared.path.display(),
+                    "committing a change nobody waits for failed: {e}");
+            }
         }
     }
 }
@@ -268,8 +272,9 @@ impl RedbStore {
         }
     }
 
-    /// Queues `op` and waits for its commit.
-    async fn submit(&self, op: Op) -> Result<(), String> {
+    /// Queues `op` now (it is written even if nobody waits for it) and
+    /// starts the writer when none runs.
+    fn queue(&self, op: Op) -> oneshot::Receiver<Result<(), String>> {
         let (reply, done) = oneshot::channel();
         let start = {
             let mut q = lock(&self.shared.queue);
@@ -287,12 +292,23 @@ impl RedbStore {
             };
             drop(tokio::task::spawn_blocking(move || write_loop(guard)));
         }
+        done
+    }
+
+    /// Waits for the commit of a queued change.
+    async fn wait(&self, done: oneshot::Receiver<Result<(), String>>) -> Result<(), String> {
         done.await.unwrap_or_else(|_| {
             Err(format!(
                 "{}: the writer stopped before committing",
                 self.shared.path.display()
             ))
         })
+    }
+
+    /// Queues `op` and waits for its commit.
+    async fn submit(&self, op: Op) -> Result<(), String> {
+        let done = self.queue(op);
+        self.wait(done).await
     }
 
     fn encode(&self, stored: &Stored) -> Result<(u64, Vec<u8>), String> {
@@ -334,7 +350,9 @@ impl Store for RedbStore {
     }
 
     fn remove(&self, handle: u64) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(self.submit(Op::Remove(handle)))
+        // Queued at once: the backlog does not wait for acks.
+        let done = self.queue(Op::Remove(handle));
+        Box::pin(self.wait(done))
     }
 
     fn update<'a>(&'a self, job: &'a Stored) -> BoxFuture<'a, Result<(), String>> {
