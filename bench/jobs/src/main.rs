@@ -75,7 +75,10 @@ fn start_coyote(args: &Args, driver: &str, consumers: usize) -> Result<Coyote> {
     let dir = tempfile::tempdir()?;
     let root = std::env::current_dir()?;
     let config = match driver {
-        "memory" => format!("driver: memory\n      config:\n        prefetch: {}", args.prefetch),
+        "memory" => format!(
+            "driver: memory\n      config:\n        prefetch: {}",
+            args.prefetch
+        ),
         "boltdb" => format!(
             "driver: boltdb\n      config:\n        prefetch: 10000\n        file: {}",
             dir.path().join("bench.db").display()
@@ -121,9 +124,10 @@ fn start_coyote(args: &Args, driver: &str, consumers: usize) -> Result<Coyote> {
 }
 
 async fn call<M: Message>(c: &mut RpcClient, method: &str, arg: &M) -> Result<Bytes> {
-    Ok(c
-        .call_raw(method, flags::CODEC_PROTO, arg.encode_to_vec().into())
-        .await?)
+    Ok(
+        c.call_raw(method, flags::CODEC_PROTO, arg.encode_to_vec().into())
+            .await?,
+    )
 }
 
 fn batch(from: usize, n: usize) -> proto::PushBatchRequest {
@@ -169,7 +173,13 @@ async fn push_rust(rpc: &str, n: usize, connections: usize) -> Result<f64> {
 
 fn push_php(args: &Args, rpc: &str, n: usize) -> Result<f64> {
     let out = Command::new(&args.php)
-        .args(["-d", "opcache.enable_cli=1", "bench/jobs/push.php", rpc, "bench"])
+        .args([
+            "-d",
+            "opcache.enable_cli=1",
+            "bench/jobs/push.php",
+            rpc,
+            "bench",
+        ])
         .arg(n.to_string())
         .stderr(Stdio::inherit())
         .output()?;
@@ -286,8 +296,15 @@ fn main() -> Result<()> {
     let n = args.jobs;
     println!(
         "{:<7} {:>9} {:>7} {:>12} {:>12} {:>10} {:>11} {:>11} {:>6}",
-        "driver", "consumers", "jobs", "push_rust1/s", "push_rust4/s", "push_php/s",
-        "drain/s", "ceiling/s", "ratio"
+        "driver",
+        "consumers",
+        "jobs",
+        "push_rust1/s",
+        "push_rust4/s",
+        "push_php/s",
+        "drain/s",
+        "ceiling/s",
+        "ratio"
     );
     let mut headline = None;
     let mut lines = Vec::new();

@@ -165,6 +165,9 @@ fn node_present(plan: &Plan<'_>) -> Option<()> {
     plan.section("jobs").map(|_| ())
 }
 
+/// Reads one count of a pipeline's state.
+type StateField = fn(&crate::PipelineState) -> i64;
+
 fn register_metrics(jobs: &Jobs, r: &mut MetricsRegistry) {
     let c = jobs.counters();
     for (name, help, value) in [
@@ -189,7 +192,7 @@ fn register_metrics(jobs: &Jobs, r: &mut MetricsRegistry) {
         g.set(i64::try_from(value.load(Ordering::Relaxed)).unwrap_or(i64::MAX));
         r.register(name, help, g);
     }
-    let families: [(&str, &str, fn(&crate::PipelineState) -> i64); 3] = [
+    let families: [(&str, &str, StateField); 3] = [
         (
             "rr_jobs_pipeline_active",
             "Jobs waiting to run, by pipeline",
