@@ -265,7 +265,7 @@ impl SteeredStream {
     fn count_read(&mut self) {
         let Some(follow) = &self.follow else { return };
         self.reads = self.reads.wrapping_add(1);
-        if self.reads % CHECK_EVERY != 0 {
+        if !self.reads.is_multiple_of(CHECK_EVERY) {
             return;
         }
         let seen = self
