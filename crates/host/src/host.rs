@@ -68,7 +68,11 @@ impl Host {
     /// The names (config sections) of the registered plugins, to pass to
     /// the loader as `LoadOptions::plugin_sections`.
     pub fn sections(&self) -> Vec<String> {
-        self.plugins.iter().map(|p| p.name().to_owned()).collect()
+        self.plugins
+            .iter()
+            .flat_map(|p| p.sections())
+            .map(str::to_owned)
+            .collect()
     }
 
     /// Plans every plugin. Nothing has run or been bound when this

@@ -30,6 +30,13 @@ pub trait Plugin: Send + Sync {
     /// log target (`coyote::<name>`) and the name operators use.
     fn name(&self) -> &'static str;
 
+    /// Every top-level section the plugin reads (its own, and shared ones
+    /// such as the jobs drivers' `amqp` or `nats` connection sections):
+    /// the loader keeps them raw without an "unknown section" warning.
+    fn sections(&self) -> Vec<&'static str> {
+        vec![self.name()]
+    }
+
     /// Reads the configuration and returns the fully validated options,
     /// or `None` when the plugin is not configured. Every problem goes to
     /// [`Plan::problem`] (with its key path); the host refuses to start

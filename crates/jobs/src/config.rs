@@ -9,12 +9,15 @@ use std::time::Duration;
 
 use coyote_config::{Node, PoolConfig};
 use coyote_host::Plan;
+
+use crate::drivers::broker::{BrokerPlan, Brokers, Globals};
 use serde::Deserialize;
+use std::sync::Arc;
 
 /// Largest payload accepted by default (`jobs.max_job_size`, a Coyote key).
 pub const DEFAULT_MAX_JOB_SIZE: u64 = 16 * 1024 * 1024;
 
-/// The drivers Coyote runs.
+/// The drivers Coyote keeps jobs in itself (brokers come as [`Brokers`]).
 pub const DRIVERS: &[&str] = &["memory", "boltdb"];
 
 /// The `jobs` section as written.
@@ -54,7 +57,7 @@ impl Default for JobsSection {
 }
 
 /// Which driver a pipeline runs, with its own keys.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum DriverSpec {
     /// In memory; lost on stop.
     Memory,
@@ -66,7 +69,28 @@ pub enum DriverSpec {
         /// Mode of a newly created file.
         permissions: u32,
     },
+    /// A broker driver ([`crate::drivers::broker`]).
+    Broker(Arc<dyn BrokerPlan>),
 }
+
+impl PartialEq for DriverSpec {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Memory, Self::Memory) => true,
+            (
+                Self::Boltdb { file, permissions },
+                Self::Boltdb {
+                    file: f,
+                    permissions: p,
+                },
+            ) => file == f && permissions == p,
+            (Self::Broker(a), Self::Broker(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for DriverSpec {}
 
 impl DriverSpec {
     /// The driver's name.
@@ -74,6 +98,7 @@ impl DriverSpec {
         match self {
             Self::Memory => "memory",
             Self::Boltdb { .. } => "boltdb",
+            Self::Broker(b) => b.driver(),
         }
     }
 }
@@ -217,7 +242,7 @@ enum DriverKeys {
     Bolt(BoltKeys),
 }
 
-fn unknown_driver(driver: &str) -> String {
+fn unknown_driver(driver: &str, brokers: &Brokers) -> String {
     let planned = [
         "amqp",
         "nats",
@@ -227,22 +252,31 @@ fn unknown_driver(driver: &str) -> String {
         "kafka",
         "google_pub_sub",
     ];
+    let available: Vec<&str> = DRIVERS
+        .iter()
+        .copied()
+        .chain(brokers.iter().map(|b| b.name))
+        .collect();
     if planned.contains(&driver) {
         format!(
             "driver {driver} is not available in this Coyote build yet; available: {}",
-            DRIVERS.join(", ")
+            available.join(", ")
         )
     } else {
         format!(
             "unknown driver {driver:?}; available: {}",
-            DRIVERS.join(", ")
+            available.join(", ")
         )
     }
 }
 
 /// Plans every pipeline of the `jobs.pipelines` node, recording problems
 /// and unknown-key warnings at their keys.
-pub fn plan_pipelines(plan: &mut Plan<'_>, pipelines: Option<&Node>) -> Vec<PipelineSpec> {
+pub fn plan_pipelines(
+    plan: &mut Plan<'_>,
+    pipelines: Option<&Node>,
+    brokers: &Brokers,
+) -> Vec<PipelineSpec> {
     let mut out = Vec::new();
     let Some(node) = pipelines.filter(|n| !n.is_null()) else {
         return out;
@@ -277,8 +311,20 @@ pub fn plan_pipelines(plan: &mut Plan<'_>, pipelines: Option<&Node>) -> Vec<Pipe
             ("boltdb", Some(c)) => plan
                 .decode_node::<BoltKeys>(c, &config_path)
                 .map(DriverKeys::Bolt),
-            (other, _) => {
-                plan.problem(&format!("{path}.driver"), unknown_driver(other));
+            (other, config) => {
+                match brokers.get(other) {
+                    Some(b) => {
+                        if let Some(planned) = (b.plan)(plan, name, &config_path, config) {
+                            out.push(PipelineSpec {
+                                name: name.to_owned(),
+                                priority: planned.priority(),
+                                driver: DriverSpec::Broker(planned),
+                                prefetch: 0,
+                            });
+                        }
+                    }
+                    None => plan.problem(&format!("{path}.driver"), unknown_driver(other, brokers)),
+                }
                 None
             }
         };
@@ -302,6 +348,8 @@ pub fn plan_pipelines(plan: &mut Plan<'_>, pipelines: Option<&Node>) -> Vec<Pipe
 pub fn from_declare(
     map: &BTreeMap<String, String>,
     working_dir: &Path,
+    globals: &Globals,
+    brokers: &Brokers,
 ) -> Result<PipelineSpec, String> {
     let name = map
         .get("name")
@@ -336,20 +384,35 @@ pub fn from_declare(
                     .map_err(|_| format!("declare: permissions {perms} is not a file mode"))?,
             })
         }
-        other => return Err(format!("declare: {}", unknown_driver(other))),
+        other => {
+            let Some(b) = brokers.get(other) else {
+                return Err(format!("declare: {}", unknown_driver(other, brokers)));
+            };
+            let planned = (b.declare)(map, globals).map_err(|e| format!("declare: {e}"))?;
+            return Ok(PipelineSpec {
+                name: name.to_owned(),
+                priority: planned.priority(),
+                driver: DriverSpec::Broker(planned),
+                prefetch: 0,
+            });
+        }
     };
     let mut problems = Vec::new();
     let spec = build(name, driver, "declare", keys, working_dir, &mut problems);
     match (problems.into_iter().next(), spec) {
         (Some(p), _) => Err(format!("{}: {}", p.path, p.message)),
         (None, Some(spec)) => Ok(spec),
-        (None, None) => Err(format!("declare: {}", unknown_driver(driver))),
+        (None, None) => Err(format!("declare: {}", unknown_driver(driver, brokers))),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn declare(m: &BTreeMap<String, String>, wd: &Path) -> Result<PipelineSpec, String> {
+        from_declare(m, wd, &Globals::new(), &Brokers::default())
+    }
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
@@ -361,7 +424,7 @@ mod tests {
     #[test]
     fn declare_maps_like_the_php_client_sends() {
         let wd = Path::new("/srv");
-        let spec = from_declare(
+        let spec = declare(
             &map(&[
                 ("driver", "memory"),
                 ("name", "q"),
@@ -372,7 +435,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!((spec.priority, spec.prefetch), (3, 7));
-        let spec = from_declare(
+        let spec = declare(
             &map(&[("driver", "boltdb"), ("name", "b"), ("file", "x.db")]),
             wd,
         )
@@ -385,19 +448,19 @@ mod tests {
             }
         );
         assert_eq!((spec.priority, spec.prefetch), (10, 1000));
-        assert!(from_declare(&map(&[("driver", "memory")]), wd)
+        assert!(declare(&map(&[("driver", "memory")]), wd)
             .unwrap_err()
             .contains("name"));
-        assert!(from_declare(&map(&[("name", "x"), ("driver", "amqp")]), wd)
+        assert!(declare(&map(&[("name", "x"), ("driver", "amqp")]), wd)
             .unwrap_err()
             .contains("not available"));
-        assert!(from_declare(
+        assert!(declare(
             &map(&[("name", "x"), ("driver", "memory"), ("priority", "-1")]),
             wd
         )
         .unwrap_err()
         .contains("negative"));
-        assert!(from_declare(
+        assert!(declare(
             &map(&[("name", "x"), ("driver", "memory"), ("prefetch", "lots")]),
             wd
         )

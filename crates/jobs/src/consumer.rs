@@ -44,7 +44,7 @@ pub async fn run(jobs: &Jobs, pool: &Pool, delivery: Delivery) {
     if auto_ack {
         report(&job.id, &job.pipeline, driver.ack(handle).await);
     }
-    let payload = Payload::raw(driver_context(&job, driver.kind()), job.payload.clone());
+    let payload = Payload::raw(driver.context(&job), job.payload.clone());
     let result = pool.exec(payload).await;
     if auto_ack {
         match &result {
@@ -154,10 +154,6 @@ pub async fn run(jobs: &Jobs, pool: &Pool, delivery: Delivery) {
     };
     counter.fetch_add(1, Ordering::Relaxed);
     report(&job.id, &job.pipeline, outcome);
-}
-
-fn driver_context(job: &crate::Job, kind: &str) -> Vec<u8> {
-    job.context(kind, &job.pipeline)
 }
 
 fn report(id: &str, pipeline: &str, outcome: Result<(), JobsError>) {

@@ -67,6 +67,13 @@ pub trait Driver: Send + Sync {
     /// The driver's name (`memory`, `boltdb`).
     fn kind(&self) -> &'static str;
 
+    /// The worker's context for `job`:
+    /// `{"id","job","driver","headers","pipeline","queue"}`. Brokers
+    /// override it to name their queue (and add their fields).
+    fn context(&self, job: &Job) -> Vec<u8> {
+        job.context(self.kind(), &job.pipeline)
+    }
+
     /// Accepts jobs (all for this pipeline, validated). Returns when the
     /// driver holds them as durably as it promises (the durable driver:
     /// on disk).

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{DriverSpec, PipelineSpec};
+use crate::drivers::broker::{Brokers, Globals, OpenContext};
 use crate::drivers::{Backlog, BacklogOptions, NoStore};
 use crate::{Driver, Job, JobQueue, JobsError, PipelineState};
 
@@ -50,6 +51,8 @@ pub struct Jobs {
     queue: Arc<JobQueue>,
     consume: Vec<String>,
     working_dir: PathBuf,
+    globals: Globals,
+    brokers: Brokers,
     limits: Limits,
     counters: Counters,
     tracker: TaskTracker,
@@ -57,10 +60,13 @@ pub struct Jobs {
 }
 
 impl Jobs {
-    /// No pipelines yet; drivers' tasks go on `tracker` until `shutdown`.
+    /// No pipelines yet; drivers' tasks go on `tracker` until `shutdown`;
+    /// `globals` are the brokers' top-level sections.
     pub fn new(
         consume: Vec<String>,
         working_dir: PathBuf,
+        globals: Globals,
+        brokers: Brokers,
         limits: Limits,
         tracker: TaskTracker,
         shutdown: CancellationToken,
@@ -70,6 +76,8 @@ impl Jobs {
             queue: Arc::new(JobQueue::new()),
             consume,
             working_dir,
+            globals,
+            brokers,
             limits,
             counters: Counters::default(),
             tracker,
@@ -90,6 +98,16 @@ impl Jobs {
     /// The working directory (relative `boltdb` files).
     pub fn working_dir(&self) -> &std::path::Path {
         &self.working_dir
+    }
+
+    /// The brokers' top-level sections (for `jobs.Declare`).
+    pub fn globals(&self) -> &Globals {
+        &self.globals
+    }
+
+    /// The broker drivers (for `jobs.Declare`).
+    pub fn brokers(&self) -> &Brokers {
+        &self.brokers
     }
 
     /// The limits.
@@ -134,6 +152,16 @@ impl Jobs {
                 &self.tracker,
                 self.shutdown.clone(),
             ),
+            DriverSpec::Broker(plan) => {
+                plan.open(OpenContext {
+                    pipeline: spec.name.clone(),
+                    queue: self.queue.clone(),
+                    tracker: self.tracker.clone(),
+                    shutdown: self.shutdown.clone(),
+                    pipeline_size: self.limits.pipeline_size,
+                })
+                .await?
+            }
             DriverSpec::Boltdb { file, permissions } => {
                 let (store, recovered) =
                     crate::drivers::open_durable(file, *permissions, &spec.name).await?;

@@ -7,7 +7,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use coyote_host::{BoxFuture, Plan, Planned, Plugin, Running, Start, StartError};
+use coyote_host::{BoxFuture, Checker, Plan, Planned, Plugin, Running, Start, StartError};
 use coyote_pool::{Pool, PoolOptions};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -15,14 +15,33 @@ use prometheus_client::registry::Registry as MetricsRegistry;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{plan_pipelines, JobsSection, PipelineSpec};
+use crate::drivers::broker::{BrokerDriver, Brokers, Globals};
 use crate::jobs::Limits;
 use crate::service::JobsService;
 use crate::{consumer, Jobs};
 
-/// The `jobs` plugin.
-pub struct JobsPlugin;
+/// The `jobs` plugin, with the broker drivers it was built with.
+#[derive(Clone, Default)]
+pub struct JobsPlugin {
+    brokers: Brokers,
+}
+
+impl JobsPlugin {
+    /// The plugin with the `memory` and `boltdb` drivers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a broker driver (`coyote_jobs_amqp::DRIVER`, ...).
+    pub fn with_broker(mut self, driver: &'static BrokerDriver) -> Self {
+        self.brokers.add(driver);
+        self
+    }
+}
 
 struct PlannedJobs {
+    brokers: Brokers,
+    globals: Globals,
     pool: PoolOptions,
     pipelines: Vec<PipelineSpec>,
     consume: Vec<String>,
@@ -42,13 +61,21 @@ impl Plugin for JobsPlugin {
         "jobs"
     }
 
+    fn sections(&self) -> Vec<&'static str> {
+        // The brokers' connection sections, shared by their pipelines, as
+        // in RoadRunner (`amqp.addr`, ...).
+        std::iter::once("jobs")
+            .chain(self.brokers.iter().filter_map(|b| b.section))
+            .collect()
+    }
+
     fn plan(&self, plan: &mut Plan<'_>) -> Option<Box<dyn Planned>> {
         node_present(plan)?;
         // The pipelines are planned even when the rest of the section is
         // bad, so that every problem is reported at once.
         let section: Option<JobsSection> = plan.decode("jobs");
         let node = plan.section("jobs");
-        let pipelines = plan_pipelines(plan, node.and_then(|n| n.get("pipelines")));
+        let pipelines = plan_pipelines(plan, node.and_then(|n| n.get("pipelines")), &self.brokers);
         let section = section?;
         for (i, name) in section.consume.iter().enumerate() {
             if !pipelines.iter().any(|p| &p.name == name) {
@@ -77,8 +104,16 @@ impl Plugin for JobsPlugin {
             timeout: section.timeout,
         };
         let working_dir = plan.working_dir().to_path_buf();
+        let globals: Globals = self
+            .brokers
+            .iter()
+            .filter_map(|b| b.section)
+            .filter_map(|name| plan.section(name).map(|n| (name.to_owned(), n.clone())))
+            .collect();
         plan.is_clean().then(|| {
             Box::new(PlannedJobs {
+                brokers: self.brokers.clone(),
+                globals,
                 pool,
                 pipelines,
                 consume: section.consume,
@@ -100,6 +135,8 @@ impl Planned for PlannedJobs {
             let jobs = Arc::new(Jobs::new(
                 self.consume,
                 self.working_dir,
+                self.globals,
+                self.brokers,
                 self.limits,
                 start.tracker.clone(),
                 start.shutdown.clone(),
@@ -112,6 +149,15 @@ impl Planned for PlannedJobs {
                     return Err(format!("jobs.pipelines.{name}: {e}").into());
                 }
             }
+            // Checked before the pool's own check is registered: ready also
+            // needs every pipeline healthy (a broker reachable).
+            start.registry.add_checker(
+                "jobs",
+                Arc::new(JobsChecker {
+                    pool: pool.clone(),
+                    jobs: jobs.clone(),
+                }),
+            );
             start.registry.add_pool("jobs", pool.clone());
             start
                 .registry
@@ -163,6 +209,32 @@ impl Running for RunningJobs {
 
 fn node_present(plan: &Plan<'_>) -> Option<()> {
     plan.section("jobs").map(|_| ())
+}
+
+/// `status` for jobs: alive while a worker is; ready while a worker is
+/// idle and no pipeline reports an error (a broker out of reach).
+struct JobsChecker {
+    pool: Pool,
+    jobs: Arc<Jobs>,
+}
+
+impl Checker for JobsChecker {
+    fn health(&self) -> u16 {
+        self.pool.health()
+    }
+
+    fn ready(&self) -> u16 {
+        if self
+            .jobs
+            .states()
+            .iter()
+            .any(|s| !s.error_message.is_empty())
+        {
+            503
+        } else {
+            self.pool.ready()
+        }
+    }
 }
 
 /// Reads one count of a pipeline's state.

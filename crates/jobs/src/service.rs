@@ -121,8 +121,13 @@ impl Service for JobsService {
                 "Declare" => {
                     let req: proto::DeclareRequest = decode(method, codec, &body)?;
                     let map = req.pipeline.into_iter().collect();
-                    let spec = config::from_declare(&map, self.jobs.working_dir())
-                        .map_err(RpcError::Failed)?;
+                    let spec = config::from_declare(
+                        &map,
+                        self.jobs.working_dir(),
+                        self.jobs.globals(),
+                        self.jobs.brokers(),
+                    )
+                    .map_err(RpcError::Failed)?;
                     let timeout = self.jobs.limits().timeout;
                     tokio::time::timeout(timeout, self.jobs.add(spec))
                         .await
