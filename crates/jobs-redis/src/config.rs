@@ -411,20 +411,36 @@ pub fn plan(
         None => Some(PipelineKeys::default()),
         Some(node) => plan.decode_node::<PipelineKeys>(node, path),
     };
-    let (section, keys) = (section?, keys?);
+    let section = section?;
+    let section_at = |k: &str| format!("{SECTION}.{k}");
+    if report_section && plan.section(SECTION).is_some() {
+        // The section's own problems, once, whatever the pipelines say.
+        let mut problems = Problems { list: Vec::new() };
+        connection(
+            section.clone(),
+            &section_at,
+            plan.working_dir(),
+            &mut problems,
+        );
+        for (at, message) in problems.list {
+            plan.problem(&at, message);
+        }
+    }
+    let keys = keys?;
     let mut problems = Problems { list: Vec::new() };
     let options = options(
         pipeline,
         keys,
         &section,
-        &|k| format!("{SECTION}.{k}"),
+        &section_at,
         &|k| format!("{path}.{k}"),
         plan.working_dir(),
         &mut problems,
     );
     let mut clean = true;
     for (at, message) in problems.list {
-        if at.starts_with(path) || report_section {
+        // The section's problems were reported above.
+        if at.starts_with(path) {
             plan.problem(&at, message);
         }
         clean = false;

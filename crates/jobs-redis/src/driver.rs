@@ -120,10 +120,16 @@ struct Settle {
     then: Then,
 }
 
+/// The counts of the last refresh.
 #[derive(Default)]
 struct Counts {
+    /// XLEN: entries not read by the group, plus pending ones (acks delete).
     len: i64,
+    /// The group's pending entries.
     pending: i64,
+    /// This consumer's pending entries.
+    ours: i64,
+    /// ZCARD of the delayed set.
     delayed: i64,
 }
 
@@ -416,6 +422,7 @@ impl RedisDriver {
             if st.stopped {
                 return Err(JobsError::Stopped(self.o.pipeline.clone()));
             }
+            // The counts of the last refresh (at most a second old).
             let waiting = (st.counts.len - st.counts.pending).max(0) + st.counts.delayed;
             let waiting = usize::try_from(waiting).unwrap_or(0);
             if waiting + jobs.len() > self.pipeline_size {
@@ -429,7 +436,7 @@ impl RedisDriver {
         let now = now_ms();
         let mut pipe = redis::pipe();
         pipe.atomic();
-        let (mut ready, mut delayed) = (0, 0);
+        let mut delayed = 0;
         for mut job in jobs {
             if job.priority == 0 {
                 job.priority = self.o.priority;
@@ -445,15 +452,10 @@ impl RedisDriver {
                 delayed += 1;
             } else {
                 self.xadd(&mut pipe, &fields);
-                ready += 1;
             }
         }
         match pipe.query_async::<()>(&mut conn).await {
             Ok(()) => {
-                let mut st = self.lock();
-                st.counts.len += ready;
-                st.counts.delayed += delayed;
-                drop(st);
                 if delayed > 0 {
                     self.mover_wake.notify_one();
                 }
@@ -501,18 +503,7 @@ impl RedisDriver {
 
     /// The settle is done on Redis: free its slot.
     fn settled(&self, s: &Settle) {
-        let mut st = self.lock();
-        st.unsettled.remove(&s.entry);
-        st.counts.pending -= 1;
-        match s.then {
-            Then::Nothing => st.counts.len -= 1,
-            Then::Add(_) => {}
-            Then::Later(..) => {
-                st.counts.len -= 1;
-                st.counts.delayed += 1;
-            }
-        }
-        drop(st);
+        self.lock().unsettled.remove(&s.entry);
         if matches!(s.then, Then::Later(..)) {
             self.mover_wake.notify_one();
         }
@@ -667,17 +658,11 @@ impl RedisDriver {
             .arg(&self.o.delayed);
         match pipe.query_async::<(i64, Value, i64)>(&mut conn).await {
             Ok((len, pending, delayed)) => {
-                let pending = match pending {
-                    Value::Array(v) => match v.first() {
-                        Some(Value::Int(n)) => *n,
-                        _ => 0,
-                    },
-                    _ => 0,
-                };
-                let mut st = self.lock();
-                st.counts = Counts {
+                let (pending, ours) = pending_summary(&pending, &self.o.consumer);
+                self.lock().counts = Counts {
                     len,
                     pending,
+                    ours,
                     delayed,
                 };
             }
@@ -726,6 +711,36 @@ impl RedisDriver {
             .query_async::<()>(conn)
             .await
     }
+}
+
+/// XPENDING's summary `[count, min, max, [[consumer, count], ...]]`: the
+/// group's count and `consumer`'s.
+fn pending_summary(v: &Value, consumer: &str) -> (i64, i64) {
+    let Value::Array(parts) = v else {
+        return (0, 0);
+    };
+    let total = match parts.first() {
+        Some(Value::Int(n)) => *n,
+        _ => 0,
+    };
+    let ours = match parts.get(3) {
+        Some(Value::Array(list)) => list
+            .iter()
+            .find_map(|c| match c {
+                Value::Array(pair) => match (pair.first(), pair.get(1)) {
+                    (Some(Value::BulkString(name)), Some(Value::BulkString(n)))
+                        if name == consumer.as_bytes() =>
+                    {
+                        std::str::from_utf8(n).ok()?.parse().ok()
+                    }
+                    _ => None,
+                },
+                _ => None,
+            })
+            .unwrap_or(0),
+        _ => 0,
+    };
+    (total, ours)
 }
 
 enum Read {
@@ -901,10 +916,6 @@ async fn reader_loop(d: Arc<RedisDriver>, first: MultiplexedConnection) {
                     Read::New(_) => {}
                 }
                 if !entries.is_empty() {
-                    let n = i64::try_from(entries.len()).unwrap_or(0);
-                    if matches!(how, Read::New(_)) {
-                        d.lock().counts.pending += n;
-                    }
                     let gone = d.deliver(entries);
                     if let Err(e) = d.drop_entries(&mut conn, &gone).await {
                         if broken(&e) {
@@ -959,11 +970,6 @@ async fn mover_loop(d: Arc<RedisDriver>) {
                 match moved {
                     Ok(v) => {
                         let n = v.first().copied().unwrap_or(0);
-                        if n > 0 {
-                            let mut st = d.lock();
-                            st.counts.len += n;
-                            st.counts.delayed = (st.counts.delayed - n).max(0);
-                        }
                         match v.get(1) {
                             _ if usize::try_from(n).unwrap_or(0) >= MOVE_BATCH => Duration::ZERO,
                             Some(next) => Duration::from_millis(
@@ -1059,13 +1065,17 @@ impl Driver for RedisDriver {
         self.stats_wake.notify_one();
         let error_message = self.link().error.clone();
         let st = self.lock();
-        let queued = st.held.len().saturating_sub(st.reserved);
-        let waiting = (st.counts.len - st.counts.pending).max(0);
+        // Not read by the group yet, plus this consumer's pending entries
+        // that no worker here holds (queued for a poller, taken back by a
+        // pause, left by a restart); a settle kept for the redial is done.
+        let busy = i64::try_from(st.reserved + st.retry.len()).unwrap_or(i64::MAX);
+        let unread = (st.counts.len - st.counts.pending).max(0);
+        let ours = (st.counts.ours - busy).max(0);
         PipelineState {
             pipeline: self.o.pipeline.clone(),
             driver: "redis".to_owned(),
             queue: self.o.stream.clone(),
-            active: waiting.saturating_add(i64::try_from(queued).unwrap_or(i64::MAX)),
+            active: unread.saturating_add(ours),
             delayed: st.counts.delayed.max(0),
             reserved: i64::try_from(st.reserved).unwrap_or(i64::MAX),
             ready: st.running,
