@@ -9,12 +9,12 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_nats::connection::State as LinkState;
-use async_nats::jetstream::consumer::pull::Config as PullConfig;
+use async_nats::jetstream::consumer::pull::{BatchConfig, Config as PullConfig};
 use async_nats::jetstream::consumer::{AckPolicy, Consumer, DeliverPolicy};
 use async_nats::jetstream::message::Acker;
 use async_nats::jetstream::stream::{Config as StreamConfig, StorageType};
 use async_nats::jetstream::{self, AckKind};
-use async_nats::{Client, ConnectOptions, Event, ServerAddr};
+use async_nats::{Client, ConnectOptions, Event, ServerAddr, StatusCode};
 use coyote_jobs::driver::BoxFuture;
 use coyote_jobs::drivers::broker::OpenContext;
 use coyote_jobs::{Delivery, Driver, Job, JobQueue, JobsError, PipelineState};
@@ -30,14 +30,23 @@ use crate::message;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often Stat's count of messages waiting on the server is refreshed.
 const INFO_EVERY: Duration = Duration::from_millis(500);
-/// One pull request's life, and the heartbeat the server sends meanwhile.
-const PULL_EXPIRES: Duration = Duration::from_secs(10);
-const PULL_HEARTBEAT: Duration = Duration::from_secs(3);
+/// One pull request's life.
+const PULL_EXPIRES: Duration = Duration::from_secs(5);
 
 /// The link's health as connection events tell it.
-#[derive(Default)]
 struct Link {
     error: Mutex<String>,
+    /// Bumped at every (re)connection.
+    connected: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Link {
+    fn default() -> Self {
+        Self {
+            error: Mutex::new(String::new()),
+            connected: tokio::sync::watch::Sender::new(0),
+        }
+    }
 }
 
 impl Link {
@@ -72,8 +81,10 @@ struct State {
     held: HashMap<u64, Held>,
     /// Messages NAKed with a delay (stream sequence -> when they come back).
     delayed: HashMap<u64, Instant>,
-    /// Messages on the server not delivered to the consumer yet.
+    /// Messages on the server not delivered to the consumer yet, and
+    /// delivered but not acknowledged (as of the last consumer info).
     pending: u64,
+    ack_pending: u64,
 }
 
 /// The nats driver of one pipeline.
@@ -148,6 +159,7 @@ impl NatsDriver {
                                     "nats: reconnected");
                             }
                             link.set(String::new());
+                            link.connected.send_modify(|n| *n += 1);
                         }
                         Event::Closed => link.set(format!("nats: connection to {addr} closed")),
                         other => tracing::warn!(target: "coyote::jobs", pipeline = %pipeline, "nats: {other}"),
@@ -282,6 +294,12 @@ impl NatsDriver {
         }
     }
 
+    async fn recreate_consumer(&self) {
+        if let Err(e) = ensure_consumer(&self.stream, &self.opts).await {
+            tracing::warn!(target: "coyote::jobs", pipeline = %self.opts.pipeline, "{e}");
+        }
+    }
+
     async fn delete(&self, seq: u64) {
         match tokio::time::timeout(REQUEST_TIMEOUT, self.stream.delete_message(seq)).await {
             Ok(Ok(_)) => {}
@@ -409,62 +427,138 @@ async fn ensure_consumer(
     }
 }
 
-/// Pulls while the pipeline consumes: the client redials by itself and the
-/// pull stream re-requests after a reconnect; a stream that ends is opened
-/// again with backoff.
+/// Pulls while the pipeline consumes, on one inbox kept for the whole
+/// run: a pull request for `prefetch` messages is kept waiting on the
+/// server (which delivers as slots free, never more than
+/// `max_ack_pending` unacknowledged), a new one sent when half of it was
+/// delivered, when it expired, and after a reconnect. When paused, no
+/// request is sent any more and the inbox is kept until the last one
+/// expired: a message the server still delivers is NAKed (back to the
+/// stream at once) rather than lost until `ack_wait`.
 async fn pull_loop(
     driver: Weak<NatsDriver>,
     consumer: Consumer<PullConfig>,
+    mut reconnected: tokio::sync::watch::Receiver<u64>,
     cancel: CancellationToken,
 ) {
+    let Some((client, prefetch)) = driver
+        .upgrade()
+        .map(|d| (d.client.clone(), d.opts.prefetch))
+    else {
+        return;
+    };
+    let context = consumer_context(&driver);
+    let inbox = async_nats::Subject::from(client.new_inbox());
+    let mut sub = loop {
+        match client.subscribe(inbox.clone()).await {
+            Ok(sub) => break sub,
+            Err(e) => {
+                tracing::warn!(target: "coyote::jobs", "nats: cannot subscribe, retrying: {e}");
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    };
+    let Some(context) = context else { return };
+    let mut outstanding = 0usize;
+    let mut deadline = tokio::time::Instant::now();
+    let mut draining = false;
     let mut backoff = Duration::from_millis(100);
     loop {
-        let Some(prefetch) = driver.upgrade().map(|d| d.opts.prefetch) else {
+        let now = tokio::time::Instant::now();
+        if draining && driver.upgrade().is_none_or(|d| d.lock().stopped) {
             return;
-        };
-        let opened = tokio::select! {
-            () = cancel.cancelled() => return,
-            r = consumer
-                .stream()
-                .max_messages_per_batch(prefetch)
-                .expires(PULL_EXPIRES)
-                .heartbeat(PULL_HEARTBEAT)
-                .messages() => r,
-        };
-        match opened {
-            Ok(mut messages) => loop {
-                let next = tokio::select! {
-                    () = cancel.cancelled() => return,
-                    next = messages.next() => next,
-                };
-                match next {
-                    Some(Ok(msg)) => {
-                        backoff = Duration::from_millis(100);
-                        let Some(d) = driver.upgrade() else { return };
-                        d.accept(msg).await;
-                    }
-                    Some(Err(e)) => {
-                        if let Some(d) = driver.upgrade() {
-                            tracing::debug!(target: "coyote::jobs", pipeline = %d.opts.pipeline,
-                                "nats: pulling: {e}");
-                        }
-                    }
-                    None => break,
+        }
+        if now >= deadline {
+            if draining {
+                return;
+            }
+            outstanding = 0;
+        }
+        if !draining && (outstanding <= prefetch / 2 || now >= deadline) {
+            let request = BatchConfig {
+                batch: prefetch,
+                expires: Some(PULL_EXPIRES),
+                ..BatchConfig::default()
+            };
+            match consumer.request_batch(request, inbox.clone()).await {
+                Ok(()) => {
+                    outstanding += prefetch;
+                    deadline = tokio::time::Instant::now() + PULL_EXPIRES + Duration::from_secs(1);
+                    backoff = Duration::from_millis(100);
                 }
-            },
-            Err(e) => {
-                if let Some(d) = driver.upgrade() {
-                    tracing::warn!(target: "coyote::jobs", pipeline = %d.opts.pipeline,
-                        "nats: cannot pull, retrying in {backoff:?}: {e}");
+                Err(e) => {
+                    if let Some(d) = driver.upgrade() {
+                        tracing::warn!(target: "coyote::jobs", pipeline = %d.opts.pipeline,
+                            "nats: pull request failed, retrying in {backoff:?}: {e}");
+                    }
+                    tokio::select! {
+                        () = cancel.cancelled() => return,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
                 }
             }
         }
         tokio::select! {
-            () = cancel.cancelled() => return,
-            () = tokio::time::sleep(backoff) => {}
+            () = cancel.cancelled(), if !draining => {
+                // Stopped for good: the connection goes with the driver.
+                if driver.upgrade().is_none_or(|d| d.lock().stopped) {
+                    return;
+                }
+                draining = true;
+            }
+            changed = reconnected.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                // The requests may have died with the old connection.
+                deadline = tokio::time::Instant::now();
+            }
+            () = tokio::time::sleep_until(deadline) => {}
+            next = sub.next() => {
+                let Some(message) = next else { return };
+                let Some(d) = driver.upgrade() else { return };
+                match message.status {
+                    None | Some(StatusCode::OK) => {
+                        outstanding = outstanding.saturating_sub(1);
+                        d.accept(jetstream::Message { message, context: context.clone() }).await;
+                    }
+                    Some(StatusCode::IDLE_HEARTBEAT) => {}
+                    Some(StatusCode::TIMEOUT | StatusCode::REQUEST_TERMINATED) => {
+                        let left = message
+                            .headers
+                            .as_ref()
+                            .and_then(|h| h.get("Nats-Pending-Messages"))
+                            .and_then(|v| v.as_str().parse::<usize>().ok())
+                            .unwrap_or(prefetch);
+                        outstanding = outstanding.saturating_sub(left);
+                        if message.description.as_deref() == Some("Consumer Deleted") {
+                            d.recreate_consumer().await;
+                        }
+                    }
+                    Some(StatusCode::NO_RESPONDERS) => {
+                        tracing::warn!(target: "coyote::jobs", pipeline = %d.opts.pipeline,
+                            "nats: the consumer does not answer; creating it again");
+                        d.recreate_consumer().await;
+                        deadline = tokio::time::Instant::now();
+                    }
+                    Some(other) => {
+                        tracing::warn!(target: "coyote::jobs", pipeline = %d.opts.pipeline,
+                            "nats: pull answered {other}: {:?}", message.description);
+                        outstanding = 0;
+                    }
+                }
+            }
         }
-        backoff = (backoff * 2).min(Duration::from_secs(5));
     }
+}
+
+fn consumer_context(driver: &Weak<NatsDriver>) -> Option<jetstream::Context> {
+    driver.upgrade().map(|d| d.js.clone())
 }
 
 /// Reports work in progress for every held delivery (so that the server
@@ -489,7 +583,9 @@ async fn housekeeping(driver: Weak<NatsDriver>, cancel: CancellationToken) {
             }
         }
         if let Ok(Ok(info)) = tokio::time::timeout(REQUEST_TIMEOUT, d.consumer.get_info()).await {
-            d.lock().pending = info.num_pending;
+            let mut st = d.lock();
+            st.pending = info.num_pending;
+            st.ack_pending = u64::try_from(info.num_ack_pending).unwrap_or(u64::MAX);
         }
     }
 }
@@ -538,8 +634,12 @@ impl Driver for NatsDriver {
         st.running = true;
         let cancel = self.shutdown.child_token();
         st.pull = Some(cancel.clone());
-        self.tracker
-            .spawn(pull_loop(self.me.clone(), self.consumer.clone(), cancel));
+        self.tracker.spawn(pull_loop(
+            self.me.clone(),
+            self.consumer.clone(),
+            self.link.connected.subscribe(),
+            cancel,
+        ));
         Ok(())
     }
 
@@ -567,11 +667,16 @@ impl Driver for NatsDriver {
         st.delayed.retain(|_, due| *due > now);
         let reserved = st.held.values().filter(|h| h.reserved).count();
         let queued = st.held.len() - reserved;
+        // Unacknowledged on the server but neither held here nor delayed:
+        // NAKed and waiting for their redelivery (or held by another
+        // server consuming the same pipeline).
+        let held = u64::try_from(st.held.len() + st.delayed.len()).unwrap_or(u64::MAX);
+        let redelivering = st.ack_pending.saturating_sub(held);
         PipelineState {
             pipeline: self.opts.pipeline.clone(),
             driver: "nats".to_owned(),
             queue: self.opts.subject.clone(),
-            active: i64::try_from(st.pending)
+            active: i64::try_from(st.pending.saturating_add(redelivering))
                 .unwrap_or(i64::MAX)
                 .saturating_add(i64::try_from(queued).unwrap_or(i64::MAX)),
             delayed: i64::try_from(st.delayed.len()).unwrap_or(i64::MAX),

@@ -5,6 +5,9 @@
 //! command installs it, and a silently skipped test would hide a regression.
 
 pub mod pki;
+pub mod proxy;
+
+pub use proxy::FaultProxy;
 
 use std::path::PathBuf;
 

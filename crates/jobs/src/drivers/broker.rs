@@ -71,6 +71,7 @@ pub struct BrokerDriver {
     pub section: Option<&'static str>,
     /// Plans pipeline `pipeline` from its `config` node (`None`: absent)
     /// at the dotted `path`; problems go to `plan` at their keys.
+    #[allow(clippy::type_complexity)]
     pub plan: fn(
         plan: &mut Plan<'_>,
         pipeline: &str,
@@ -80,6 +81,7 @@ pub struct BrokerDriver {
     /// Plans a pipeline declared at runtime from the string map
     /// `jobs.Declare` carries (`name`, `driver` and the driver's keys),
     /// with the top-level sections of the configuration.
+    #[allow(clippy::type_complexity)]
     pub declare: fn(
         map: &BTreeMap<String, String>,
         globals: &Globals,
