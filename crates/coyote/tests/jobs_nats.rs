@@ -525,6 +525,8 @@ fn a_cut_link_fails_pushes_and_consuming_resumes_by_itself() {
         // Paces the attempts (not a synchronisation: each one must fail).
         std::thread::sleep(Duration::from_millis(50));
     }
+    let status = s.server.port("status", "status");
+    assert_eq!(common::get(status, "/ready?plugin=jobs", "").status, 503);
     let at_restore = s.entries().len();
     proxy.restore();
     let restored = Instant::now();
@@ -589,6 +591,71 @@ fn a_stalled_link_fails_pushes_within_the_request_timeout() {
     let ok = wait_until(LIMIT, || s.push(vec![job("p1", "ack", "after")]).ok());
     assert!(ok.is_some(), "pushes never worked again");
     s.wait_entries(LIMIT, |e| !of(e, "after").is_empty());
+}
+
+#[test]
+fn a_job_longer_than_ack_wait_is_not_redelivered() {
+    let n = names("long");
+    let mut nats = Nats::connect();
+    nats.own(&n);
+    let mut s = JobsServer::start(&nats_config(
+        1,
+        &["p1"],
+        &pipeline("p1", &n, "        ack_wait: 1s\n"),
+        &nats_addr(),
+    ));
+    s.push(vec![
+        job("p1", "slow:3500", "long"),
+        job("p1", "ack", "next"),
+    ])
+    .unwrap();
+    s.wait_entries(LIMIT, |e| of(e, "next").len() == 1);
+    s.wait_stats(LIMIT, |st| st["p1"].active == 0 && st["p1"].reserved == 0);
+    // Reported in progress while it ran: delivered once, not every second.
+    assert_eq!(of(&s.entries(), "long").len(), 1, "{:#?}", s.entries());
+}
+
+#[test]
+fn jobs_of_a_killed_server_are_redelivered_to_the_next_one() {
+    let n = names("killed");
+    let mut nats = Nats::connect();
+    nats.own(&n);
+    let yaml = nats_config(
+        1,
+        &["p1"],
+        &pipeline("p1", &n, "        prefetch: 5\n        ack_wait: 2s\n"),
+        &nats_addr(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("jobs.log");
+    let mut a = JobsServer::start_with_log(&yaml, &[], log.clone());
+    a.push(
+        (0..10)
+            .map(|i| job("p1", "slow:200", &format!("k{i}")))
+            .collect(),
+    )
+    .unwrap();
+    a.wait_entries(LIMIT, |e| !e.is_empty());
+    // Killed with one job at the worker and four waiting for a poller:
+    // nothing was acknowledged for them.
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &a.server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let at_kill = entries_of(&log).len();
+    let b = JobsServer::start_with_log(&yaml, &[], log.clone());
+    let began = Instant::now();
+    let entries = b.wait_entries(LIMIT, |e| counts(e).len() == 10);
+    let seen = counts(&entries);
+    assert!((0..10).all(|i| seen.contains_key(&format!("k{i}"))));
+    let again: usize = seen.values().map(|c| c - 1).sum();
+    eprintln!(
+        "nats kill: {at_kill} ran before SIGKILL, all 10 delivered after {} ms on the next \
+         server, {again} ran twice",
+        began.elapsed().as_millis()
+    );
+    drop(a);
 }
 
 #[test]

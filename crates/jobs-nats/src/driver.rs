@@ -566,10 +566,13 @@ fn consumer_context(driver: &Weak<NatsDriver>) -> Option<jetstream::Context> {
 /// count of messages waiting on the server.
 async fn housekeeping(driver: Weak<NatsDriver>, cancel: CancellationToken) {
     let mut last_progress = Instant::now();
+    let tick = driver
+        .upgrade()
+        .map_or(INFO_EVERY, |d| INFO_EVERY.min(d.opts.ack_wait / 4));
     loop {
         tokio::select! {
             () = cancel.cancelled() => return,
-            () = tokio::time::sleep(INFO_EVERY) => {}
+            () = tokio::time::sleep(tick) => {}
         }
         let Some(d) = driver.upgrade() else { return };
         if d.client.connection_state() != LinkState::Connected {
