@@ -737,8 +737,11 @@ fn an_unreachable_server_at_start_is_a_start_error() {
 
 #[test]
 fn bad_keys_are_reported_at_their_paths() {
-    let bad = "    p1:\n      driver: nats\n      config:\n        prefetch: lots\n    \
-               p2:\n      driver: nats\n      config:\n        stream: a.b\n        subject: \"x y\"\n        priority: -1\n";
+    // Badly typed keys and bad values in one pipeline: all reported.
+    let bad = "    p1:\n      driver: nats\n      config:\n        prefetch: lots\n        \
+               stream: a.b\n        subject: \"x y\"\n        priority: -1\n    \
+               p2:\n      driver: nats\n      config:\n        delete_after_ack: maybe\n        \
+               ack_wait: soon\n";
     let yaml = format!(
         "{}nats:\n  addr: \"nats://[::1\"\n",
         config(1, &[], bad, "")
@@ -749,9 +752,11 @@ fn bad_keys_are_reported_at_their_paths() {
     assert_eq!(status.code(), Some(3), "{out}");
     for path in [
         "jobs.pipelines.p1.config.prefetch",
-        "jobs.pipelines.p2.config.stream",
-        "jobs.pipelines.p2.config.subject",
-        "jobs.pipelines.p2.config.priority",
+        "jobs.pipelines.p1.config.stream",
+        "jobs.pipelines.p1.config.subject",
+        "jobs.pipelines.p1.config.priority",
+        "jobs.pipelines.p2.config.delete_after_ack",
+        "jobs.pipelines.p2.config.ack_wait",
         "nats.addr",
     ] {
         assert!(out.contains(path), "{path} missing:\n{out}");

@@ -111,7 +111,7 @@ fn check_stream(stream: &str) -> Result<(), String> {
         .find(|c| c.is_whitespace() || matches!(c, '.' | '*' | '>' | '/' | '\\'))
     {
         return Err(format!(
-            "{stream:?} is not a stream name: {c:?} is not allowed (no whitespace, '.', '*', '>', '/', '\\\\')"
+            "{stream:?} is not a stream name: {c:?} is not allowed (no whitespace, '.', '*', '>', '/', '\\')"
         ));
     }
     Ok(())
@@ -224,23 +224,48 @@ pub fn plan(
         Some(_) => plan.decode("nats"),
         None => Some(Section::default()),
     };
-    let keys = match config {
-        Some(node) => plan.decode_node::<Keys>(node, path),
-        None => Some(Keys::default()),
+    let (keys, typed) = match config {
+        Some(node) => match plan.decode_node::<Keys>(node, path) {
+            Some(keys) => (keys, true),
+            // The badly typed keys are reported; the others are still
+            // checked, so that every problem shows at once.
+            None => (each_key(node, path), false),
+        },
+        None => (Keys::default(), true),
     };
-    let section = section?;
-    let addr = addr_of(section);
+    let addr = section.map_or_else(|| DEFAULT_ADDR.to_owned(), addr_of);
     if let Err(e) = check_addr(&addr) {
         plan.problem("nats.addr", e);
     }
-    let keys = keys?;
     let mut problems = Vec::new();
     let options = finish(pipeline, addr, keys, DEFAULT_PREFETCH, &mut problems);
-    let clean = problems.is_empty();
+    let clean = typed && problems.is_empty();
     for (key, message) in problems {
         plan.problem(&format!("{path}.{key}"), message);
     }
     (clean && plan.is_clean()).then_some(options)
+}
+
+/// The keys that decode one by one (a badly typed one left at its
+/// default: its problem is reported already).
+fn each_key(node: &Node, path: &str) -> Keys {
+    fn one<T: serde::de::DeserializeOwned + Default>(node: &Node, path: &str, key: &str) -> T {
+        node.get(key)
+            .and_then(|n| n.decode::<T>(&format!("{path}.{key}")).ok())
+            .map(|(v, _)| v)
+            .unwrap_or_default()
+    }
+    Keys {
+        priority: one(node, path, "priority"),
+        subject: one(node, path, "subject"),
+        stream: one(node, path, "stream"),
+        prefetch: one(node, path, "prefetch"),
+        rate_limit: one(node, path, "rate_limit"),
+        deliver_new: one(node, path, "deliver_new"),
+        delete_stream_on_stop: one(node, path, "delete_stream_on_stop"),
+        delete_after_ack: one(node, path, "delete_after_ack"),
+        ack_wait: Duration::ZERO,
+    }
 }
 
 fn parse_bool(key: &str, value: &str) -> Result<bool, String> {

@@ -449,19 +449,10 @@ async fn pull_loop(
     };
     let context = consumer_context(&driver);
     let inbox = async_nats::Subject::from(client.new_inbox());
-    let mut sub = loop {
-        match client.subscribe(inbox.clone()).await {
-            Ok(sub) => break sub,
-            Err(e) => {
-                tracing::warn!(target: "coyote::jobs", "nats: cannot subscribe, retrying: {e}");
-                tokio::select! {
-                    () = cancel.cancelled() => return,
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-            }
-        }
-    };
     let Some(context) = context else { return };
+    let Some(mut sub) = subscribe(&client, &inbox, &cancel).await else {
+        return;
+    };
     let mut outstanding = 0usize;
     let mut deadline = tokio::time::Instant::now();
     let mut draining = false;
@@ -520,7 +511,15 @@ async fn pull_loop(
             }
             () = tokio::time::sleep_until(deadline) => {}
             next = sub.next() => {
-                let Some(message) = next else { return };
+                let Some(message) = next else {
+                    // The subscription ended (the client closed it): a new one.
+                    let Some(again) = subscribe(&client, &inbox, &cancel).await else {
+                        return;
+                    };
+                    sub = again;
+                    deadline = tokio::time::Instant::now();
+                    continue;
+                };
                 let Some(d) = driver.upgrade() else { return };
                 match message.status {
                     None | Some(StatusCode::OK) => {
@@ -551,6 +550,25 @@ async fn pull_loop(
                             "nats: pull answered {other}: {:?}", message.description);
                         outstanding = 0;
                     }
+                }
+            }
+        }
+    }
+}
+
+async fn subscribe(
+    client: &Client,
+    inbox: &async_nats::Subject,
+    cancel: &CancellationToken,
+) -> Option<async_nats::Subscriber> {
+    loop {
+        match client.subscribe(inbox.clone()).await {
+            Ok(sub) => return Some(sub),
+            Err(e) => {
+                tracing::warn!(target: "coyote::jobs", "nats: cannot subscribe, retrying: {e}");
+                tokio::select! {
+                    () = cancel.cancelled() => return None,
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
                 }
             }
         }
