@@ -59,6 +59,13 @@ struct InOptions {
     auto_ack: bool,
 }
 
+/// `Nats-*`: headers JetStream acts on when publishing.
+fn is_jetstream_header(name: &str) -> bool {
+    name.as_bytes()
+        .get(..5)
+        .is_some_and(|b| b.eq_ignore_ascii_case(b"nats-"))
+}
+
 /// A message to publish for `job` (its `delay` seconds carried in the
 /// options): the body and the headers.
 ///
@@ -80,8 +87,10 @@ pub fn encode(job: &Job, delay: u64) -> Result<(Bytes, HeaderMap), String> {
     let body = serde_json::to_vec(&item).map_err(|e| e.to_string())?;
     let mut headers = HeaderMap::new();
     for (name, values) in &job.headers {
-        if name == SUBJECT_HEADER {
-            // Set again on delivery from the subject it arrives on.
+        if name == SUBJECT_HEADER || is_jetstream_header(name) {
+            // The subject is set again on delivery; JetStream's own headers
+            // (`Nats-Msg-Id`, `Nats-Expected-*`, ...) must not travel with a
+            // requeued job: its new message would be taken for a duplicate.
             continue;
         }
         let header: HeaderName = name
@@ -192,6 +201,20 @@ mod tests {
         let (job, _) = decode("p", "s", b"plain text", None, "nats-7".into());
         assert_eq!((job.name.as_str(), job.id.as_str()), (RAW_JOB, "nats-7"));
         assert_eq!(&job.payload[..], b"plain text");
+    }
+
+    #[test]
+    fn jetstream_headers_are_not_published_again() {
+        let mut job = Job::new("p", "j", "1", "");
+        job.headers.insert("Nats-Msg-Id".into(), vec!["x".into()]);
+        job.headers
+            .insert("nats-expected-stream".into(), vec!["s".into()]);
+        job.headers
+            .insert(SUBJECT_HEADER.into(), vec!["old".into()]);
+        job.headers.insert("natsy".into(), vec!["kept".into()]);
+        let (_, headers) = encode(&job, 0).unwrap();
+        assert_eq!(headers.len(), 1);
+        assert_eq!(headers.get("natsy").unwrap().as_str(), "kept");
     }
 
     #[test]
