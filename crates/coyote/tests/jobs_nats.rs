@@ -440,7 +440,12 @@ fn roadrunner_messages_are_consumed_and_coyote_publishes_roadrunners_format() {
     );
     // A message that is not RoadRunner's JSON: a raw job.
     nats.publish(&n.subject, &[], b"just text");
-    let entries = s.wait_entries(LIMIT, |e| e.len() == 2);
+    // A producer's deduplication id does not make its requeue a duplicate.
+    let body = br#"{"job":"requeue:1","id":"rr-2","payload":"","options":{"priority":0,"pipeline":"x","auto_ack":false}}"#;
+    nats.publish(&n.subject, &[("Nats-Msg-Id", "dedup-rr-2")], body);
+    let entries = s.wait_entries(LIMIT, |e| e.len() == 4);
+    assert_eq!(of(&entries, "rr-2").len(), 2, "{entries:#?}");
+    assert_eq!(of(&entries, "rr-2")[1]["headers"]["attempt"][0], "1");
     let rr = of(&entries, "rr-1");
     assert_eq!(rr.len(), 1, "{entries:#?}");
     assert_eq!(rr[0]["name"], "ack");
@@ -448,7 +453,10 @@ fn roadrunner_messages_are_consumed_and_coyote_publishes_roadrunners_format() {
     assert_eq!(rr[0]["pipeline"], "p1");
     assert_eq!(rr[0]["headers"]["attempt"], serde_json::json!(["7"]));
     assert_eq!(rr[0]["headers"]["tags"], serde_json::json!(["a", "b"]));
-    let raw = entries.iter().find(|e| e["id"] != "rr-1").unwrap();
+    let raw = entries
+        .iter()
+        .find(|e| e["id"] != "rr-1" && e["id"] != "rr-2")
+        .unwrap();
     assert_eq!(raw["name"], "deduced_by_rr");
     assert_eq!(raw["payload"], "just text");
 

@@ -330,12 +330,14 @@ impl NatsDriver {
         }))
     }
 
-    /// Publishes `jobs` (each with its delay) and waits for every ack.
-    async fn publish(&self, jobs: &[(Job, u64)]) -> Result<(), JobsError> {
+    /// Publishes `jobs` (each with its delay; `requeue`: again) and waits
+    /// for every ack.
+    async fn publish(&self, jobs: &[(Job, u64)], requeue: bool) -> Result<(), JobsError> {
         self.check_link()?;
         let mut acks = Vec::with_capacity(jobs.len());
         for (job, delay) in jobs {
-            let (body, headers) = message::encode(job, *delay).map_err(JobsError::Invalid)?;
+            let (body, headers) =
+                message::encode(job, *delay, requeue).map_err(JobsError::Invalid)?;
             let ack = self
                 .js
                 .publish_with_headers(self.opts.subject.clone(), headers, body)
@@ -638,7 +640,7 @@ impl Driver for NatsDriver {
                     (j, delay)
                 })
                 .collect();
-            self.publish(&jobs).await
+            self.publish(&jobs, false).await
         })
     }
 
@@ -789,7 +791,7 @@ impl Driver for NatsDriver {
     fn requeue(&self, handle: u64, job: Job, delay: u64) -> BoxFuture<'_, Result<(), JobsError>> {
         let held = self.lock().held.remove(&handle);
         Box::pin(async move {
-            let published = self.publish(&[(job, delay)]).await;
+            let published = self.publish(&[(job, delay)], true).await;
             let Some(h) = held else { return published };
             match published {
                 Ok(()) => self.settle_ack(h).await,

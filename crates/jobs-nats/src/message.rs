@@ -67,12 +67,15 @@ fn is_jetstream_header(name: &str) -> bool {
 }
 
 /// A message to publish for `job` (its `delay` seconds carried in the
-/// options): the body and the headers.
+/// options): the body and the headers. JetStream's own headers
+/// (`Nats-Msg-Id`, ...) are kept for a push (a producer may want
+/// JetStream's deduplication, as with RoadRunner) and dropped for a
+/// requeue (`requeue`), whose new message would be taken for a duplicate.
 ///
 /// # Errors
 /// A header name or value NATS cannot carry (a control character, `:` in
 /// a name, a line break in a value).
-pub fn encode(job: &Job, delay: u64) -> Result<(Bytes, HeaderMap), String> {
+pub fn encode(job: &Job, delay: u64, requeue: bool) -> Result<(Bytes, HeaderMap), String> {
     let item = OutItem {
         job: &job.name,
         id: &job.id,
@@ -87,10 +90,8 @@ pub fn encode(job: &Job, delay: u64) -> Result<(Bytes, HeaderMap), String> {
     let body = serde_json::to_vec(&item).map_err(|e| e.to_string())?;
     let mut headers = HeaderMap::new();
     for (name, values) in &job.headers {
-        if name == SUBJECT_HEADER || is_jetstream_header(name) {
-            // The subject is set again on delivery; JetStream's own headers
-            // (`Nats-Msg-Id`, `Nats-Expected-*`, ...) must not travel with a
-            // requeued job: its new message would be taken for a duplicate.
+        if name == SUBJECT_HEADER || (requeue && is_jetstream_header(name)) {
+            // The subject is set again on delivery.
             continue;
         }
         let header: HeaderName = name
@@ -171,7 +172,7 @@ mod tests {
             .insert("attempt".into(), vec!["1".into(), "2".into()]);
         job.priority = 4;
         job.auto_ack = true;
-        let (body, headers) = encode(&job, 3).unwrap();
+        let (body, headers) = encode(&job, 3, false).unwrap();
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(json["job"], "App\\Mail");
         assert_eq!(json["payload"], "AGJpbv8=");
@@ -204,7 +205,7 @@ mod tests {
     }
 
     #[test]
-    fn jetstream_headers_are_not_published_again() {
+    fn jetstream_headers_are_not_published_again_with_a_requeue() {
         let mut job = Job::new("p", "j", "1", "");
         job.headers.insert("Nats-Msg-Id".into(), vec!["x".into()]);
         job.headers
@@ -212,7 +213,9 @@ mod tests {
         job.headers
             .insert(SUBJECT_HEADER.into(), vec!["old".into()]);
         job.headers.insert("natsy".into(), vec!["kept".into()]);
-        let (_, headers) = encode(&job, 0).unwrap();
+        let (_, pushed) = encode(&job, 0, false).unwrap();
+        assert_eq!(pushed.len(), 3);
+        let (_, headers) = encode(&job, 0, true).unwrap();
         assert_eq!(headers.len(), 1);
         assert_eq!(headers.get("natsy").unwrap().as_str(), "kept");
     }
@@ -221,9 +224,9 @@ mod tests {
     fn headers_nats_cannot_carry_are_refused() {
         let mut job = Job::new("p", "j", "1", "");
         job.headers.insert("bad:name".into(), vec!["v".into()]);
-        assert!(encode(&job, 0).is_err());
+        assert!(encode(&job, 0, false).is_err());
         let mut job = Job::new("p", "j", "1", "");
         job.headers.insert("k".into(), vec!["line\nbreak".into()]);
-        assert!(encode(&job, 0).is_err());
+        assert!(encode(&job, 0, false).is_err());
     }
 }
