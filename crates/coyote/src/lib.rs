@@ -69,7 +69,12 @@ pub fn builtin() -> Host {
         .with(coyote_status::StatusPlugin)
         .with(coyote_host::RpcPlugin)
         .with(coyote_metrics::MetricsPlugin)
-        .with(coyote_jobs::JobsPlugin::new().with_broker(&coyote_jobs_redis::DRIVER))
+        .with(
+            coyote_jobs::JobsPlugin::new()
+                .with_broker(&coyote_jobs_beanstalk::DRIVER)
+                .with_broker(&coyote_jobs_nats::DRIVER)
+                .with_broker(&coyote_jobs_redis::DRIVER),
+        )
         .with(coyote_http::HttpPlugin)
 }
 

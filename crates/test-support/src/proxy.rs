@@ -1,63 +1,71 @@
-//! A TCP proxy that injects faults between a server under test and its
-//! upstream (a broker, a database): [`FaultProxy::cut`] drops every
-//! connection and refuses new ones (accepts and closes them),
-//! [`FaultProxy::stall`] stops forwarding while keeping the connections,
-//! [`FaultProxy::restore`] forwards again. Std threads only.
+//! A TCP proxy a test controls, between the server and a broker: `cut`
+//! drops every connection and refuses new ones, `stall` stops forwarding
+//! while keeping connections open, `restore` forwards again. Plain threads,
+//! so it works from any test, async or not.
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::Duration;
 
 const FORWARD: u8 = 0;
-const CUT: u8 = 1;
-const STALL: u8 = 2;
+const STALL: u8 = 1;
+const CUT: u8 = 2;
 
-struct Shared {
-    upstream: SocketAddr,
-    mode: AtomicU8,
-    closing: AtomicBool,
-    conns: Mutex<Vec<TcpStream>>,
-}
-
-impl Shared {
-    fn conns(&self) -> std::sync::MutexGuard<'_, Vec<TcpStream>> {
-        self.conns
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn drop_all(&self) {
-        for c in self.conns().drain(..) {
-            let _ = c.shutdown(Shutdown::Both);
-        }
-    }
-}
-
-/// The proxy; stops (and drops its connections) when dropped.
+/// The proxy; stops when dropped.
 pub struct FaultProxy {
     addr: SocketAddr,
-    shared: Arc<Shared>,
+    mode: Arc<AtomicU8>,
+    open: Arc<Mutex<Vec<TcpStream>>>,
+    stop: Arc<AtomicU8>,
 }
 
 impl FaultProxy {
-    /// Listens on `127.0.0.1:0` and forwards each connection to `upstream`.
-    pub fn start(upstream: SocketAddr) -> io::Result<FaultProxy> {
+    /// Listens on 127.0.0.1 (a free port) and forwards to `upstream`.
+    ///
+    /// # Errors
+    /// The listener cannot be bound.
+    pub fn start(upstream: SocketAddr) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared {
-            upstream,
-            mode: AtomicU8::new(FORWARD),
-            closing: AtomicBool::new(false),
-            conns: Mutex::new(Vec::new()),
+        let mode = Arc::new(AtomicU8::new(FORWARD));
+        let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let stop = Arc::new(AtomicU8::new(0));
+        let (m, o, s) = (mode.clone(), open.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if s.load(Ordering::Acquire) != 0 {
+                    return;
+                }
+                let Ok(client) = client else { continue };
+                if m.load(Ordering::Acquire) == CUT {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect_timeout(&upstream, Duration::from_secs(5))
+                else {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                };
+                let _ = client.set_nodelay(true);
+                let _ = server.set_nodelay(true);
+                if let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) {
+                    if let Ok(mut all) = o.lock() {
+                        all.push(c2);
+                        all.push(s2);
+                    }
+                }
+                pump(&client, &server, m.clone());
+                pump(&server, &client, m.clone());
+            }
         });
-        let s = shared.clone();
-        thread::Builder::new()
-            .name("fault-proxy".into())
-            .spawn(move || accept_loop(&listener, &s))?;
-        Ok(FaultProxy { addr, shared })
+        Ok(Self {
+            addr,
+            mode,
+            open,
+            stop,
+        })
     }
 
     /// Where clients connect.
@@ -65,181 +73,64 @@ impl FaultProxy {
         self.addr
     }
 
-    /// Drops every connection; new ones are accepted and closed at once.
+    /// Drops every connection; new ones are accepted and closed.
     pub fn cut(&self) {
-        self.shared.mode.store(CUT, Ordering::SeqCst);
-        self.shared.drop_all();
+        self.mode.store(CUT, Ordering::Release);
+        if let Ok(mut all) = self.open.lock() {
+            for s in all.drain(..) {
+                let _ = s.shutdown(Shutdown::Both);
+            }
+        }
     }
 
-    /// Stops forwarding (both ways); connections stay open.
+    /// Stops forwarding bytes; connections stay open.
     pub fn stall(&self) {
-        self.shared.mode.store(STALL, Ordering::SeqCst);
+        self.mode.store(STALL, Ordering::Release);
     }
 
-    /// Forwards again (after a cut: new connections; after a stall: the
-    /// held bytes flow on).
+    /// Forwards again (and accepts new connections).
     pub fn restore(&self) {
-        self.shared.mode.store(FORWARD, Ordering::SeqCst);
+        self.mode.store(FORWARD, Ordering::Release);
     }
 }
 
 impl Drop for FaultProxy {
     fn drop(&mut self) {
-        self.shared.closing.store(true, Ordering::SeqCst);
-        self.shared.drop_all();
-        // Wakes the accept loop.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        self.stop.store(1, Ordering::Release);
+        self.cut();
+        // Wake the accept loop so it sees `stop`.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
     }
 }
 
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
-    for client in listener.incoming() {
-        if shared.closing.load(Ordering::SeqCst) {
-            return;
-        }
-        let Ok(client) = client else { continue };
-        if shared.mode.load(Ordering::SeqCst) == CUT {
-            let _ = client.shutdown(Shutdown::Both);
-            continue;
-        }
-        let Ok(upstream) = TcpStream::connect_timeout(&shared.upstream, Duration::from_secs(5))
-        else {
-            let _ = client.shutdown(Shutdown::Both);
-            continue;
-        };
-        let _ = client.set_nodelay(true);
-        let _ = upstream.set_nodelay(true);
-        let (Ok(c2), Ok(u2), Ok(c3), Ok(u3)) = (
-            client.try_clone(),
-            upstream.try_clone(),
-            client.try_clone(),
-            upstream.try_clone(),
-        ) else {
-            continue;
-        };
-        shared.conns().extend([c3, u3]);
-        for (from, to) in [(client, upstream), (u2, c2)] {
-            let s = shared.clone();
-            let _ = thread::Builder::new()
-                .name("fault-proxy-pump".into())
-                .spawn(move || pump(from, to, &s));
-        }
-    }
-}
-
-fn pump(mut from: TcpStream, mut to: TcpStream, shared: &Shared) {
-    let _ = from.set_read_timeout(Some(Duration::from_millis(20)));
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        if shared.closing.load(Ordering::SeqCst) {
-            break;
-        }
-        match shared.mode.load(Ordering::SeqCst) {
-            // Not reading: the bytes wait in the kernel's buffers.
-            STALL => {
-                thread::sleep(Duration::from_millis(5));
-                continue;
-            }
-            CUT => break,
-            _ => {}
-        }
-        match from.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                // Bytes read as the stall began are held until it ends.
-                while shared.mode.load(Ordering::SeqCst) == STALL
-                    && !shared.closing.load(Ordering::SeqCst)
-                {
-                    thread::sleep(Duration::from_millis(5));
-                }
-                if shared.mode.load(Ordering::SeqCst) == CUT || to.write_all(&buf[..n]).is_err() {
-                    break;
-                }
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
-            Err(_) => break,
-        }
-    }
-    let _ = from.shutdown(Shutdown::Both);
-    let _ = to.shutdown(Shutdown::Both);
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use super::*;
-
-    fn echo_server() -> SocketAddr {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = l.local_addr().unwrap();
-        thread::spawn(move || {
-            for c in l.incoming().flatten() {
-                thread::spawn(move || {
-                    let mut c = c;
-                    let mut buf = [0u8; 1024];
-                    while let Ok(n) = c.read(&mut buf) {
-                        if n == 0 || c.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
+/// Copies `from` -> `to` on a thread; while stalled, bytes wait (polling
+/// the mode every 10 ms: a test fixture, not a hot path).
+fn pump(from: &TcpStream, to: &TcpStream, mode: Arc<AtomicU8>) {
+    let (Ok(mut from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        let mut buf = vec![0; 64 * 1024];
+        loop {
+            let n = match from.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            loop {
+                match mode.load(Ordering::Acquire) {
+                    FORWARD => break,
+                    CUT => {
+                        let _ = to.shutdown(Shutdown::Both);
+                        return;
                     }
-                });
+                    _ => std::thread::sleep(Duration::from_millis(10)),
+                }
             }
-        });
-        addr
-    }
-
-    fn roundtrip(c: &mut TcpStream, msg: &[u8]) -> io::Result<Vec<u8>> {
-        c.write_all(msg)?;
-        let mut got = vec![0u8; msg.len()];
-        c.read_exact(&mut got)?;
-        Ok(got)
-    }
-
-    #[test]
-    fn forwards_cuts_stalls_and_restores() {
-        let p = FaultProxy::start(echo_server()).unwrap();
-        let mut c = TcpStream::connect(p.addr()).unwrap();
-        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        assert_eq!(roundtrip(&mut c, b"hello").unwrap(), b"hello");
-
-        p.stall();
-        c.set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        c.write_all(b"held").unwrap();
-        let mut buf = [0u8; 4];
-        assert!(
-            c.read_exact(&mut buf).is_err(),
-            "nothing flows while stalled"
-        );
-        p.restore();
-        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        c.read_exact(&mut buf).unwrap();
-        assert_eq!(&buf, b"held");
-
-        p.cut();
-        let mut one = [0u8; 1];
-        assert!(matches!(c.read(&mut one), Ok(0) | Err(_)), "dropped");
-        let mut refused = TcpStream::connect(p.addr()).unwrap();
-        refused
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        assert!(
-            matches!(refused.read(&mut one), Ok(0) | Err(_)),
-            "closed at once"
-        );
-
-        p.restore();
-        let mut again = TcpStream::connect(p.addr()).unwrap();
-        again
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        assert_eq!(roundtrip(&mut again, b"back").unwrap(), b"back");
-    }
+            if to.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown(Shutdown::Both);
+        let _ = from.shutdown(Shutdown::Both);
+    });
 }

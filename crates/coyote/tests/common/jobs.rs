@@ -128,6 +128,27 @@ impl JobsServer {
             .map(|_| ())
     }
 
+    /// The `error_message` of a pipeline, from `status /jobs`.
+    pub fn error_of(&self, pipeline: &str) -> String {
+        let port = self.server.port("status", "status");
+        let r = super::get(port, "/jobs", "");
+        r.json()
+            .as_array()
+            .and_then(|a| a.iter().find(|v| v["pipeline"] == pipeline).cloned())
+            .and_then(|v| v["error_message"].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
+    /// Waits until `pred` holds for the pipeline's error message.
+    pub fn wait_error(&self, pipeline: &str, limit: Duration, pred: impl Fn(&str) -> bool) {
+        let found = wait_until(limit, || pred(&self.error_of(pipeline)).then_some(()));
+        assert!(
+            found.is_some(),
+            "error message of {pipeline} never matched: {:?}",
+            self.error_of(pipeline)
+        );
+    }
+
     /// The worker log's entries so far.
     pub fn entries(&self) -> Vec<serde_json::Value> {
         std::fs::read_to_string(&self.log)

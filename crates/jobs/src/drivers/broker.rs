@@ -64,6 +64,7 @@ pub trait BrokerPlan: Send + Sync + std::fmt::Debug {
 pub type Globals = BTreeMap<String, Node>;
 
 /// One broker driver.
+#[derive(Clone, Copy)]
 pub struct BrokerDriver {
     /// The `driver:` value.
     pub name: &'static str,
@@ -71,20 +72,18 @@ pub struct BrokerDriver {
     pub section: Option<&'static str>,
     /// Plans pipeline `pipeline` from its `config` node (`None`: absent)
     /// at the dotted `path`; problems go to `plan` at their keys.
-    pub plan: fn(
-        plan: &mut Plan<'_>,
-        pipeline: &str,
-        path: &str,
-        config: Option<&Node>,
-    ) -> Option<Arc<dyn BrokerPlan>>,
+    pub plan: PlanFn,
     /// Plans a pipeline declared at runtime from the string map
     /// `jobs.Declare` carries (`name`, `driver` and the driver's keys),
     /// with the top-level sections of the configuration.
-    pub declare: fn(
-        map: &BTreeMap<String, String>,
-        globals: &Globals,
-    ) -> Result<Arc<dyn BrokerPlan>, String>,
+    pub declare: DeclareFn,
 }
+
+/// [`BrokerDriver::plan`]: `(plan, pipeline, path of its config, config)`.
+pub type PlanFn = fn(&mut Plan<'_>, &str, &str, Option<&Node>) -> Option<Arc<dyn BrokerPlan>>;
+
+/// [`BrokerDriver::declare`]: `(Declare's string map, top-level sections)`.
+pub type DeclareFn = fn(&BTreeMap<String, String>, &Globals) -> Result<Arc<dyn BrokerPlan>, String>;
 
 /// The broker drivers a jobs plugin was built with.
 #[derive(Clone, Default)]
