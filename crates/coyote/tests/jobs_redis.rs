@@ -3,7 +3,8 @@
 //! real PHP workers: every reply type, delays, pause / resume (deliveries
 //! taken back and re-read), declare / destroy, Stat, kill -9 mid-drain and
 //! restart, a dead server's jobs claimed by another, two servers sharing
-//! one stream, link faults through a TCP proxy (cut, stall), bad configs.
+//! one stream, link faults through a TCP proxy (cut, stall), TLS with a
+//! private CA (a redis-server of the test's own), bad configs.
 //! Every stream is named after the test process and deleted at the end.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -715,4 +716,89 @@ fn bad_keys_are_reported_with_their_paths() {
         assert!(out.contains(path), "{path} missing:\n{out}");
     }
     assert_eq!(out.matches("redis.db").count(), 1, "reported once:\n{out}");
+}
+
+/// A `redis-server` of the test's own on a free port, TLS only (with the
+/// test PKI), stopped when dropped.
+struct TlsRedis {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+    pki: coyote_test_support::pki::Pki,
+}
+
+impl TlsRedis {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = coyote_test_support::pki::Pki::generate(dir.path()).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", "0", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--tls-port", &port.to_string(), "--tls-auth-clients", "no"])
+            .arg("--tls-cert-file")
+            .arg(&pki.server_cert)
+            .arg("--tls-key-file")
+            .arg(&pki.server_key)
+            .arg("--tls-ca-cert-file")
+            .arg(&pki.ca)
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot run redis-server ({e}); run the tests through scripts/test, which installs Redis")
+            });
+        let up = wait_until(Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        assert!(
+            up.is_some(),
+            "redis-server with TLS did not listen on {port}"
+        );
+        Self {
+            child,
+            port,
+            _dir: dir,
+            pki,
+        }
+    }
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn tls_with_a_private_ca_and_plain_text_refused() {
+    let tls = TlsRedis::start();
+    let stream = Stream::new("tls");
+    let addr = format!("127.0.0.1:{}", tls.port);
+    let with_ca = format!(
+        "{}  tls:\n    ca: {}\n",
+        yaml(1, &["r1"], &pipeline("r1", &stream, ""), "", &addr),
+        tls.pki.ca.display()
+    );
+    let mut s = JobsServer::start(&with_ca);
+    s.push(vec![job("r1", "ack", "secure")]).unwrap();
+    let e = s.wait_entries(LIMIT, |e| e.len() == 1);
+    assert_eq!(e[0]["driver"], "redis");
+    drop(s);
+    // The same server without TLS cannot start.
+    let plain = yaml(1, &["r1"], &pipeline("r1", &stream, ""), "", &addr);
+    let plain = plain.replace("redis:\n  addrs", "redis:\n  dial_timeout: 1s\n  addrs");
+    let mut server = coyote_test_support::Server::start(common::BIN, &plain, &[]).unwrap();
+    let status = server.wait_exit(LIMIT).expect("exits");
+    let out = server.output();
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("jobs.pipelines.r1") && out.contains(&addr),
+        "{out}"
+    );
 }
