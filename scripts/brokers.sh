@@ -178,7 +178,13 @@ _brokers_sqs() {
   if ! _brokers_answers "$h" "$p"; then
     if ! python3 -c 'import moto.server' 2>/dev/null; then
       echo "brokers: installing moto[server] from PyPI" >&2
-      python3 -m pip install -q 'moto[server]' >&2
+      python3 -m pip --version >/dev/null 2>&1 || _brokers_need_pkg python3-pip
+      # Debian's own python3 refuses pip installs outside a venv (PEP 668);
+      # moto goes beside the system packages there.
+      python3 -m pip install -q 'moto[server]' >&2 \
+        || python3 -m pip install -q --break-system-packages 'moto[server]' >&2 \
+        || return 1
+      python3 -c 'import moto.server' || return 1
     fi
     p=$(_brokers_free_port); addr=http://127.0.0.1:$p
     _brokers_spawn sqs python3 -m moto.server -H 127.0.0.1 -p "$p"

@@ -73,7 +73,8 @@ pub fn builtin() -> Host {
             coyote_jobs::JobsPlugin::new()
                 .with_broker(&coyote_jobs_beanstalk::DRIVER)
                 .with_broker(&coyote_jobs_nats::DRIVER)
-                .with_broker(&coyote_jobs_redis::DRIVER),
+                .with_broker(&coyote_jobs_redis::DRIVER)
+                .with_broker(&coyote_jobs_sqs::DRIVER),
         )
         .with(coyote_http::HttpPlugin)
 }
