@@ -568,6 +568,45 @@ fn a_fifo_queue_keeps_the_order_of_its_group_and_requeues_are_not_duplicates() {
 }
 
 #[test]
+fn retained_failed_jobs_go_to_the_dead_letter_queue() {
+    let q = queue_name("retain");
+    let dlq = queue_name("retain-dlq");
+    let mut sqs = Sqs::connect();
+    let dlq_url = sqs.create(&dlq);
+    sqs.own(&q);
+    let arn = sqs
+        .attribute(&dlq_url, QueueAttributeName::QueueArn)
+        .unwrap();
+    let redrive = format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"2"}}"#);
+    let mut s = start(&sqs_config(
+        1,
+        &["p1"],
+        &pipeline(
+            "p1",
+            &q,
+            &format!(
+                "        wait_time_seconds: 1\n        retain_failed_jobs: true\n        \
+                 error_visibility_timeout: 1\n        attributes:\n          \
+                 redrivepolicy: '{redrive}'\n"
+            ),
+        ),
+        &sqs_endpoint(),
+    ));
+    s.push(vec![job("p1", "fail", "f1"), job("p1", "ack", "ok")])
+        .unwrap();
+    // Failed, kept, delivered again after error_visibility_timeout, failed
+    // again: SQS moves it to the dead-letter queue on its third receive.
+    let entries = s.wait_entries(LIMIT, |e| of(e, "f1").len() == 2);
+    let f1 = of(&entries, "f1");
+    assert_eq!(f1[1]["headers"]["ApproximateReceiveCount"][0], "2");
+    let dead = sqs.peek(&dlq_url);
+    let attrs = dead.message_attributes().unwrap();
+    assert_eq!(attrs["rr_id"].string_value(), Some("f1"));
+    assert_eq!(of(&s.entries(), "f1").len(), 2);
+    assert_eq!(of(&s.entries(), "ok").len(), 1);
+}
+
+#[test]
 fn a_cut_link_fails_pushes_and_consuming_resumes_by_itself() {
     let q = queue_name("fault");
     let mut sqs = Sqs::connect();
