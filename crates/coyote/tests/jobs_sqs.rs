@@ -607,6 +607,38 @@ fn retained_failed_jobs_go_to_the_dead_letter_queue() {
 }
 
 #[test]
+fn a_job_longer_than_the_visibility_timeout_is_not_delivered_again() {
+    let q = queue_name("long");
+    let mut sqs = Sqs::connect();
+    sqs.own(&q);
+    let mut s = start(&sqs_config(
+        1,
+        &["p1"],
+        &pipeline(
+            "p1",
+            &q,
+            "        prefetch: 2\n        wait_time_seconds: 1\n        visibility_timeout: 2\n",
+        ),
+        &sqs_endpoint(),
+    ));
+    s.push(vec![
+        job("p1", "slow:4500", "long"),
+        job("p1", "ack", "next"),
+    ])
+    .unwrap();
+    // "next" waited in the plugin queue for the one worker all along.
+    s.wait_entries(LIMIT, |e| of(e, "next").len() == 1);
+    s.wait_stats(LIMIT, |st| st["p1"].active == 0 && st["p1"].reserved == 0);
+    let entries = s.entries();
+    assert_eq!(of(&entries, "long").len(), 1, "{entries:#?}");
+    assert_eq!(of(&entries, "next").len(), 1, "{entries:#?}");
+    assert_eq!(
+        of(&entries, "next")[0]["headers"]["ApproximateReceiveCount"][0],
+        "1"
+    );
+}
+
+#[test]
 fn a_cut_link_fails_pushes_and_consuming_resumes_by_itself() {
     let q = queue_name("fault");
     let mut sqs = Sqs::connect();

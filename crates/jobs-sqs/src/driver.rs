@@ -14,7 +14,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{
-    MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
+    ChangeMessageVisibilityBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
+    SendMessageBatchRequestEntry,
 };
 use coyote_jobs::driver::BoxFuture;
 use coyote_jobs::drivers::broker::OpenContext;
@@ -32,10 +33,13 @@ const INFO_EVERY: Duration = Duration::from_millis(500);
 /// What one SendMessageBatch may carry.
 const BATCH_COUNT: usize = 10;
 const BATCH_BYTES: usize = 256 * 1024;
+const MAX_VISIBILITY_TIMEOUT_I32: i32 = 43_200;
 
 struct Held {
     receipt: String,
     reserved: bool,
+    /// When SQS makes it visible again unless told otherwise.
+    hidden_until: Instant,
 }
 
 #[derive(Default)]
@@ -55,6 +59,9 @@ struct State {
     in_flight: i64,
     /// Why the link is unhealthy, or empty.
     error: String,
+    /// The visibility timeout of what is received: the pipeline's, or the
+    /// queue's own (read with the counts).
+    visibility: Duration,
 }
 
 /// The sqs driver of one pipeline.
@@ -93,6 +100,7 @@ impl SqsDriver {
     pub async fn open(opts: SqsOptions, ctx: OpenContext) -> Result<Arc<Self>, JobsError> {
         let clients = client::connect(&opts).await?;
         let queue_url = client::queue_url(&clients.client, &opts).await?;
+        let visibility = opts.visibility_timeout;
         let driver = Arc::new_cyclic(|me| Self {
             opts,
             clients,
@@ -100,7 +108,16 @@ impl SqsDriver {
             queue: ctx.queue.clone(),
             tracker: ctx.tracker.clone(),
             tasks: ctx.shutdown.child_token(),
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                // SQS's default until the queue's own is read.
+                visibility: Duration::from_secs(
+                    u64::try_from(visibility)
+                        .ok()
+                        .filter(|v| *v > 0)
+                        .unwrap_or(30),
+                ),
+                ..State::default()
+            }),
             room: Notify::new(),
             next_handle: AtomicU64::new(1),
             me: me.clone(),
@@ -383,11 +400,13 @@ impl SqsDriver {
                     job.priority = self.opts.priority;
                 }
                 let handle = self.next_handle.fetch_add(1, AtomicOrdering::Relaxed);
+                let hidden_until = Instant::now() + st.visibility;
                 st.held.insert(
                     handle,
                     Held {
                         receipt: receipt.to_owned(),
                         reserved: false,
+                        hidden_until,
                     },
                 );
                 // Inserted under the state lock: a pause taking deliveries
@@ -405,6 +424,65 @@ impl SqsDriver {
         Ok(n)
     }
 
+    /// Keeps the deliveries held here hidden: each one due within a third
+    /// of the visibility timeout gets the whole timeout again
+    /// (ChangeMessageVisibilityBatch), so a job that runs longer than the
+    /// timeout is not delivered to anyone else meanwhile.
+    async fn extend(&self) {
+        let (due, visibility) = {
+            let st = self.lock();
+            let now = Instant::now();
+            let soon = now + st.visibility / 3;
+            let due: Vec<(u64, String)> = st
+                .held
+                .iter()
+                .filter(|(_, h)| h.hidden_until <= soon)
+                .map(|(k, h)| (*k, h.receipt.clone()))
+                .collect();
+            (due, st.visibility)
+        };
+        let secs = i32::try_from(visibility.as_secs()).unwrap_or(MAX_VISIBILITY_TIMEOUT_I32);
+        for chunk in due.chunks(BATCH_COUNT) {
+            let entries: Vec<ChangeMessageVisibilityBatchRequestEntry> = chunk
+                .iter()
+                .filter_map(|(handle, receipt)| {
+                    ChangeMessageVisibilityBatchRequestEntry::builder()
+                        .id(handle.to_string())
+                        .receipt_handle(receipt)
+                        .visibility_timeout(secs)
+                        .build()
+                        .ok()
+                })
+                .collect();
+            let sent = self
+                .clients
+                .client
+                .change_message_visibility_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await;
+            match sent {
+                Ok(out) => {
+                    let failed: Vec<&str> = out.failed().iter().map(|f| f.id()).collect();
+                    let until = Instant::now() + visibility;
+                    let mut st = self.lock();
+                    for (handle, _) in chunk {
+                        if failed.contains(&handle.to_string().as_str()) {
+                            continue;
+                        }
+                        if let Some(h) = st.held.get_mut(handle) {
+                            h.hidden_until = until;
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!(target: "coyote::jobs", pipeline = %self.opts.pipeline,
+                    "sqs: keeping deliveries hidden failed (they may be delivered again): {}",
+                    DisplayErrorContext(e)),
+            }
+        }
+    }
+
     async fn refresh(&self) {
         let read = self
             .clients
@@ -414,6 +492,7 @@ impl SqsDriver {
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(QueueAttributeName::VisibilityTimeout)
             .send()
             .await;
         match read {
@@ -430,6 +509,11 @@ impl SqsDriver {
                     st.visible = count(QueueAttributeName::ApproximateNumberOfMessages);
                     st.sqs_delayed = count(QueueAttributeName::ApproximateNumberOfMessagesDelayed);
                     st.in_flight = count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible);
+                    if self.opts.visibility_timeout == 0 {
+                        let queue_own = count(QueueAttributeName::VisibilityTimeout);
+                        st.visibility =
+                            Duration::from_secs(u64::try_from(queue_own).unwrap_or(30).max(1));
+                    }
                 }
                 self.link_ok();
             }
@@ -444,7 +528,7 @@ async fn housekeeping(driver: Weak<SqsDriver>, stop: CancellationToken) {
         {
             let Some(d) = driver.upgrade() else { return };
             tokio::select! {
-                () = d.refresh() => {}
+                () = async { d.refresh().await; d.extend().await } => {}
                 () = stop.cancelled() => return,
             }
         }
