@@ -382,39 +382,38 @@ fn roadrunner_messages_are_consumed_and_coyote_sends_roadrunners_format() {
 }
 
 #[test]
-fn a_fifo_queue_keeps_the_order_of_its_group_and_requeues_are_not_duplicates() {
+fn a_fifo_queue_keeps_the_order_of_its_group_and_requeues_are_not_deduplicated() {
     let q = format!("{}.fifo", queue_name("fifo"));
     let mut sqs = Sqs::connect();
     sqs.own(&q);
-    let mut s = start(&sqs_config(
+    let yaml = sqs_config(
         1,
         &["p1"],
         &pipeline(
             "p1",
             &q,
-            "        prefetch: 10
-        wait_time_seconds: 1
-        message_group_id: g1
-",
+            "        prefetch: 10\n        wait_time_seconds: 1\n        message_group_id: g1\n",
         ),
         &sqs_endpoint(),
-    ));
+    )
+    .replace("jobs:\n", "jobs:\n  num_pollers: 1\n");
+    let mut s = start(&yaml);
     let mut batch: Vec<proto::Job> = (0..6).map(|i| job("p1", "ack", &format!("o{i}"))).collect();
     batch.insert(2, job("p1", "requeue:1", "rq"));
     s.push(batch).unwrap();
-    // Pushed again with the same id: SQS deduplicates it (the id is the
-    // deduplication id, as in RoadRunner).
-    s.push(vec![job("p1", "ack", "o0")]).unwrap();
+    // The requeue is sent while the original is still in the queue, with
+    // the same job id: a fresh deduplication id keeps SQS from dropping it.
     let entries = s.wait_entries(LIMIT, |e| of(e, "rq").len() == 2 && e.len() >= 8);
     s.wait_stats(LIMIT, |st| st["p1"].active == 0 && st["p1"].reserved == 0);
+    // One poller and one worker: the worker sees SQS's order.
     let order: Vec<&str> = entries.iter().map(|e| e["id"].as_str().unwrap()).collect();
     assert_eq!(
         order,
         ["o0", "o1", "rq", "o2", "o3", "o4", "o5", "rq"],
         "{entries:#?}"
     );
-    assert_eq!(entries[0]["headers"]["MessageGroupId"][0], "g1");
-    assert_eq!(entries[7]["headers"]["attempt"][0], "1");
+    assert_eq!(of(&entries, "o0")[0]["headers"]["MessageGroupId"][0], "g1");
+    assert_eq!(of(&entries, "rq")[1]["headers"]["attempt"][0], "1");
     assert_eq!(s.entries().len(), 8);
 }
 

@@ -7,8 +7,9 @@
 //! in deadlines: `client` for sends and settles (3 attempts of at most 4 s,
 //! 10 s in all, so a push during an outage fails within that), `poller`
 //! for the long poll (one attempt of `wait_time_seconds` + 5 s: the receive
-//! loop retries by itself), `probe` for the counts Stat reads (one attempt
-//! of 3 s: the link's health check).
+//! loop retries by itself), `probe` for the counts Stat reads and for
+//! keeping held deliveries hidden (one attempt of 3 s: the link's health
+//! check).
 
 use std::time::Duration;
 
@@ -34,7 +35,7 @@ pub struct Clients {
     pub client: Client,
     /// ReceiveMessage.
     pub poller: Client,
-    /// GetQueueAttributes (Stat, health).
+    /// GetQueueAttributes (Stat, health), visibility extensions.
     pub probe: Client,
 }
 

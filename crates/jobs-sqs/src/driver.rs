@@ -456,7 +456,9 @@ impl SqsDriver {
                 .collect();
             let sent = self
                 .clients
-                .client
+                // One short attempt: on a bad link the counts' read fails
+                // too, and the next round tries again.
+                .probe
                 .change_message_visibility_batch()
                 .queue_url(&self.queue_url)
                 .set_entries(Some(entries))
