@@ -467,12 +467,12 @@ fn a_job_longer_than_the_visibility_timeout_is_not_delivered_again() {
         &pipeline(
             "p1",
             &q,
-            "        prefetch: 2\n        wait_time_seconds: 1\n        visibility_timeout: 2\n",
+            "        prefetch: 2\n        wait_time_seconds: 1\n        visibility_timeout: 3\n",
         ),
         &sqs_endpoint(),
     ));
     s.push(vec![
-        job("p1", "slow:4500", "long"),
+        job("p1", "slow:7000", "long"),
         job("p1", "ack", "next"),
     ])
     .unwrap();

@@ -424,15 +424,15 @@ impl SqsDriver {
         Ok(n)
     }
 
-    /// Keeps the deliveries held here hidden: each one due within a third
-    /// of the visibility timeout gets the whole timeout again
+    /// Keeps the deliveries held here hidden: each one due within half of
+    /// the visibility timeout gets the whole timeout again
     /// (ChangeMessageVisibilityBatch), so a job that runs longer than the
     /// timeout is not delivered to anyone else meanwhile.
     async fn extend(&self) {
         let (due, visibility) = {
             let st = self.lock();
             let now = Instant::now();
-            let soon = now + st.visibility / 3;
+            let soon = now + st.visibility / 2;
             let due: Vec<(u64, String)> = st
                 .held
                 .iter()
@@ -530,7 +530,7 @@ async fn housekeeping(driver: Weak<SqsDriver>, stop: CancellationToken) {
         {
             let Some(d) = driver.upgrade() else { return };
             tokio::select! {
-                () = async { d.refresh().await; d.extend().await } => {}
+                () = async { d.extend().await; d.refresh().await } => {}
                 () = stop.cancelled() => return,
             }
         }
