@@ -1,0 +1,5 @@
+//! One module per driver: `memory`, `boltdb` (embedded redb), `redis`,
+//! `memcached`.
+
+pub mod boltdb;
+pub mod memory;
