@@ -67,6 +67,9 @@ async fn open(spec: &StorageSpec, start: &Start) -> Result<Arc<dyn Storage>, Str
         )
         .await
         .map_err(|e| e.to_string())?,
+        DriverSpec::Redis(o) => drivers::redis::RedisStorage::start(o.clone(), tracker, stop)
+            .await
+            .map_err(|e| e.to_string())?,
         other => {
             return Err(format!(
                 "driver {} is not available in this build",

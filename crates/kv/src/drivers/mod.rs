@@ -3,3 +3,4 @@
 
 pub mod boltdb;
 pub mod memory;
+pub mod redis;
