@@ -70,11 +70,9 @@ async fn open(spec: &StorageSpec, start: &Start) -> Result<Arc<dyn Storage>, Str
         DriverSpec::Redis(o) => drivers::redis::RedisStorage::start(o.clone(), tracker, stop)
             .await
             .map_err(|e| e.to_string())?,
-        other => {
-            return Err(format!(
-                "driver {} is not available in this build",
-                other.name()
-            ))
+        DriverSpec::Memcached { addrs } => {
+            let addr = addrs.first().cloned().unwrap_or_default();
+            drivers::memcached::MemcachedStorage::start(addr, tracker, stop).await
         }
     })
 }

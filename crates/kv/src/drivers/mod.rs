@@ -2,5 +2,6 @@
 //! `memcached`.
 
 pub mod boltdb;
+pub mod memcached;
 pub mod memory;
 pub mod redis;
