@@ -65,7 +65,14 @@ fn memcached_keys_expire_and_bad_input_is_refused() {
     let err = s
         .call("Has", "mc", common::kv::keys(&[long.as_str()]))
         .unwrap_err();
-    assert!(err.contains("memcached"), "{err}");
+    assert!(
+        err.contains("memcached keys are at most 250 bytes"),
+        "{err}"
+    );
+    let err = s
+        .call("MGet", "mc", common::kv::keys(&["fine", "with space"]))
+        .unwrap_err();
+    assert!(err.contains("without spaces"), "{err}");
 }
 
 #[test]

@@ -166,9 +166,19 @@ impl Service for KvService {
                     found.into_iter().map(item).collect()
                 }
                 "set" => {
-                    st.set(puts(req.items, now).map_err(fail)?)
-                        .await
-                        .map_err(fail)?;
+                    // Items whose time has come (a 1 s TTL arriving late)
+                    // are deleted rather than stored.
+                    let (due, puts): (Vec<Put>, Vec<Put>) = puts(req.items, now)
+                        .map_err(fail)?
+                        .into_iter()
+                        .partition(|p| p.expires.is_some_and(|at| at <= now));
+                    if !due.is_empty() {
+                        let keys: Vec<String> = due.into_iter().map(|p| p.key).collect();
+                        st.delete(&keys).await.map_err(fail)?;
+                    }
+                    if !puts.is_empty() {
+                        st.set(puts).await.map_err(fail)?;
+                    }
                     Vec::new()
                 }
                 "mget" => {

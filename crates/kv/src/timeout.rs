@@ -35,8 +35,15 @@ pub fn format(at: SystemTime) -> String {
         .unwrap_or_default()
 }
 
-/// Parses the timeout of a Set: empty is none; past times and times more
-/// than [`MAX_AHEAD`] away are refused.
+/// How far in the past a Set's timeout may lie and still be taken (as
+/// "expired at once"): RFC 3339 times from PHP are whole seconds, so a
+/// 1-second TTL may arrive up to a second late plus the call's latency.
+pub const GRACE: Duration = Duration::from_secs(2);
+
+/// Parses the timeout of a Set: empty is none; times more than [`GRACE`]
+/// in the past, and more than [`MAX_AHEAD`] away, are refused. A time
+/// within the grace is returned as it is (the caller expires the item at
+/// once).
 ///
 /// # Errors
 /// The reason, for the caller's message.
@@ -45,8 +52,8 @@ pub fn expiry(text: &str, now: SystemTime) -> Result<Option<SystemTime>, String>
         return Ok(None);
     }
     let at = parse(text)?;
-    if at <= now {
-        return Err(format!("timeout {text} is not in the future"));
+    if at + GRACE <= now {
+        return Err(format!("timeout {text} is in the past"));
     }
     check_ahead(text, at, now)?;
     Ok(Some(at))
@@ -93,7 +100,10 @@ mod tests {
         assert_eq!(expiry("", now).unwrap(), None);
         assert!(expiry("2025-01-01T00:00:00Z", now)
             .unwrap_err()
-            .contains("not in the future"));
+            .contains("in the past"));
+        // Whole seconds and latency: a second late is "expired at once".
+        let late = expiry("2025-12-31T23:59:59Z", now).unwrap().unwrap();
+        assert!(late < now);
         assert!(expiry("2999-01-01T00:00:00Z", now)
             .unwrap_err()
             .contains("absurd"));

@@ -185,6 +185,21 @@ pub fn exercise(s: &mut KvServer, storage: &str) {
     s.call("MExpire", storage, vec![expiring("ghost", later)])
         .unwrap();
     assert!(s.has(storage, &["ghost"]).is_empty());
+    // A Set whose expiry passed a moment ago (a 1 s TTL arriving late)
+    // deletes the key instead of storing it.
+    let just = SystemTime::now() - Duration::from_millis(500);
+    s.call(
+        "Set",
+        storage,
+        vec![Item {
+            key: "large".into(),
+            value: Bytes::from_static(b"late"),
+            timeout: timeout::format(just),
+        }],
+    )
+    .unwrap();
+    assert!(s.has(storage, &["large"]).is_empty());
+    s.set(storage, &[("large", &large)], None);
     // Delete, then Clear.
     s.call("Delete", storage, keys(&["bin", "nope"])).unwrap();
     assert_eq!(s.has(storage, &["bin", "large"]), ["large"]);
@@ -228,7 +243,7 @@ pub fn bad_input(s: &mut KvServer, storage: &str) {
     assert!(err.contains("the limit is"), "{err}");
     for (bad, want) in [
         ("yesterday", "not an RFC 3339 time"),
-        ("2001-01-01T00:00:00Z", "not in the future"),
+        ("2001-01-01T00:00:00Z", "is in the past"),
         ("9999-01-01T00:00:00Z", "absurd"),
     ] {
         let err = s

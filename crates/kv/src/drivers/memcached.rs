@@ -54,6 +54,19 @@ fn broken(e: &McError) -> bool {
     !matches!(e, McError::Protocol(_))
 }
 
+/// memcached's key rule: 1-250 bytes, no spaces or control bytes.
+fn check_keys<'k>(keys: impl IntoIterator<Item = &'k String>) -> Result<(), KvError> {
+    for k in keys {
+        if k.len() > 250 || k.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(KvError::Backend(format!(
+                "memcached keys are at most 250 bytes, without spaces or control characters: {:?}",
+                k.chars().take(64).collect::<String>()
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn not_found(e: &McError) -> bool {
     matches!(e, McError::Protocol(Status::NotFound))
 }
@@ -154,6 +167,7 @@ async fn health(me: Arc<MemcachedStorage>, stop: CancellationToken) {
 impl Storage for MemcachedStorage {
     fn has<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<Vec<String>, KvError>> {
         Box::pin(async move {
+            check_keys(keys)?;
             let found = self.mget(keys).await?;
             Ok(found.into_iter().map(|(k, _)| k).collect())
         })
@@ -164,6 +178,7 @@ impl Storage for MemcachedStorage {
         keys: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<(String, Bytes)>, KvError>> {
         Box::pin(async move {
+            check_keys(keys)?;
             let owned = keys.to_vec();
             let values = self
                 .call(move |c| {
@@ -192,6 +207,7 @@ impl Storage for MemcachedStorage {
 
     fn set(&self, items: Vec<Put>) -> BoxFuture<'_, Result<(), KvError>> {
         Box::pin(async move {
+            check_keys(items.iter().map(|p| &p.key))?;
             let now = SystemTime::now();
             for p in items {
                 let ttl = p.expires.map(|at| format!("T{}", exptime(at, now)));
@@ -211,6 +227,7 @@ impl Storage for MemcachedStorage {
 
     fn expire(&self, items: Vec<(String, SystemTime)>) -> BoxFuture<'_, Result<(), KvError>> {
         Box::pin(async move {
+            check_keys(items.iter().map(|(k, _)| k))?;
             let now = SystemTime::now();
             for (k, at) in items {
                 let flag = format!("T{}", exptime(at, now));
@@ -230,6 +247,7 @@ impl Storage for MemcachedStorage {
 
     fn ttl<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<Expiries, KvError>> {
         Box::pin(async move {
+            check_keys(keys)?;
             let mut out = Vec::new();
             for k in keys {
                 let key = k.clone();
@@ -259,6 +277,7 @@ impl Storage for MemcachedStorage {
 
     fn delete<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<(), KvError>> {
         Box::pin(async move {
+            check_keys(keys)?;
             for k in keys {
                 let key = k.clone();
                 self.call(move |c| {
@@ -290,6 +309,15 @@ impl Storage for MemcachedStorage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_follow_memcached_rules() {
+        assert!(check_keys(&["ok:key-1".to_owned()]).is_ok());
+        for bad in ["has space", "tab\t", "\u{7f}", &"k".repeat(251)] {
+            let err = check_keys(&[bad.to_owned()]).unwrap_err().to_string();
+            assert!(err.contains("at most 250 bytes"), "{err}");
+        }
+    }
 
     #[test]
     fn exptime_is_relative_up_to_30_days() {
