@@ -4,16 +4,14 @@ declare(strict_types=1);
 
 namespace Coyote\KeyValue;
 
-use Coyote\Proto\KV\Item;
-use Coyote\Proto\KV\Request;
-use Coyote\Proto\KV\Response;
+use Coyote\Goridge\Frame;
 use Coyote\RPC\RPC;
 use Coyote\RPC\ServiceException;
 
 /**
  * One storage of the `kv` plugin (`kv.<name>` in .rr.yaml), PSR-16 style,
  * over the `kv` RPC service with protobuf (kv.v1) messages, as
- * roadrunner-php/kv calls it:
+ * roadrunner-php/kv calls it (encoded by Wire, not the generic runtime):
  *
  * - get / getMultiple (kv.MGet), has (kv.Has), set / setMultiple (kv.Set),
  *   delete / deleteMultiple (kv.Delete), clear (kv.Clear),
@@ -67,17 +65,17 @@ final class Cache
         if ($keys === []) {
             return [];
         }
-        $found = $this->index($this->call('kv.MGet', $this->request($keys)));
+        $found = $this->call('kv.MGet', $this->request($keys));
         $out = [];
         foreach ($keys as $key) {
-            $out[$key] = isset($found[$key]) ? $this->serializer->unserialize($found[$key]->getValue()) : $default;
+            $out[$key] = isset($found[$key]) ? $this->serializer->unserialize($found[$key][0]) : $default;
         }
         return $out;
     }
 
     public function has(string $key): bool
     {
-        return isset($this->index($this->call('kv.Has', $this->request([$key])))[$key]);
+        return isset($this->call('kv.Has', $this->request([$key]))[$key]);
     }
 
     public function set(string $key, mixed $value, null|int|\DateInterval $ttl = null): bool
@@ -98,16 +96,12 @@ final class Cache
         }
         $items = [];
         foreach ($values as $key => $value) {
-            $items[] = new Item([
-                'key' => self::key($key),
-                'value' => $this->serializer->serialize($value),
-                'timeout' => $timeout,
-            ]);
+            $items[] = [self::key($key), $this->serializer->serialize($value), $timeout];
         }
         if ($items === []) {
             return true;
         }
-        $this->call('kv.Set', new Request(['storage' => $this->name, 'items' => $items]));
+        $this->call('kv.Set', Wire::request($this->name, $items));
         return true;
     }
 
@@ -128,7 +122,7 @@ final class Cache
 
     public function clear(): bool
     {
-        $this->call('kv.Clear', new Request(['storage' => $this->name]));
+        $this->call('kv.Clear', Wire::request($this->name, []));
         return true;
     }
 
@@ -148,10 +142,10 @@ final class Cache
         if ($keys === []) {
             return [];
         }
-        $found = $this->index($this->call('kv.TTL', $this->request($keys)));
+        $found = $this->call('kv.TTL', $this->request($keys));
         $out = [];
         foreach ($keys as $key) {
-            $timeout = isset($found[$key]) ? $found[$key]->getTimeout() : '';
+            $timeout = $found[$key][1] ?? '';
             $out[$key] = $timeout === '' ? null
                 : (\DateTimeImmutable::createFromFormat(\DateTimeInterface::RFC3339, $timeout, $this->utc) ?: null);
         }
@@ -173,28 +167,22 @@ final class Cache
     }
 
     /** @param list<string> $keys */
-    private function request(array $keys): Request
+    private function request(array $keys): string
     {
-        $items = array_map(static fn (string $k): Item => new Item(['key' => $k]), $keys);
-        return new Request(['storage' => $this->name, 'items' => $items]);
+        return Wire::request($this->name, array_map(static fn (string $k): array => [$k], $keys));
     }
 
-    /** @return array<string, Item> */
-    private function index(Response $response): array
-    {
-        $out = [];
-        foreach ($response->getItems() as $item) {
-            $out[$item->getKey()] = $item;
-        }
-        return $out;
-    }
-
-    private function call(string $method, Request $request): Response
+    /**
+     * Calls `$method` with an encoded kv.v1.Request.
+     *
+     * @return array<string, array{0: string, 1: string}> the reply's items: key => [value, timeout]
+     */
+    private function call(string $method, string $request): array
     {
         try {
-            $response = $this->rpc->callProto($method, $request, new Response());
-            \assert($response instanceof Response);
-            return $response;
+            return Wire::response($this->rpc->callRaw($method, $request, Frame::CODEC_PROTO));
+        } catch (KeyValueException $e) {
+            throw $e;
         } catch (ServiceException $e) {
             if (str_contains($e->getMessage(), 'no such storage')) {
                 throw new StorageException("storage \"{$this->name}\" is not configured on the server (kv.{$this->name})", 0, $e);
