@@ -1,7 +1,9 @@
 //! Jobs push and drain rates through a running `coyote serve`, beside the
 //! pool-echo ceiling of the same PHP consumer, in one run.
 //!
-//! For each driver (memory, boltdb) and consumer count (2, 8):
+//! For each driver (memory, boltdb, and the brokers: nats, redis,
+//! beanstalk, amqp, sqs, found at the `COYOTE_TEST_*` addresses that
+//! `scripts/brokers.sh` exports) and consumer count (2, 8; brokers 2):
 //! 1. start coyote with one pipeline, not consumed (paused);
 //! 2. push N jobs with PushBatch(100): from Rust over one connection, from
 //!    Rust over 4 connections, and from PHP (the SDK's `pushBatch`);
@@ -10,6 +12,12 @@
 //! 3. the ceiling: the same PHP consumer (`php/workers/jobs-bench.php`) in
 //!    a `coyote_pool::Pool` of the same size, N executions of the same
 //!    context and payload at the pollers' concurrency (consumers + 2).
+//!
+//! Broker pipelines use durable settings (JetStream file storage,
+//! persistent AMQP messages with publisher confirms, Redis as configured,
+//! beanstalkd as started) and a queue / stream / tube of their own per
+//! cell, deleted at stop where the driver can. Their Stat counts come from
+//! the broker, so a drain waits until Stat shows all `n` jobs queued first.
 //!
 //! Drains and ceilings alternate `rounds` times; medians are compared.
 //! The last line is the memory driver at the smallest consumer count:
@@ -43,6 +51,12 @@ struct Args {
     /// Drivers.
     #[arg(long, value_delimiter = ',', default_value = "memory,boltdb")]
     drivers: Vec<String>,
+    /// PHP consumer counts for the broker drivers.
+    #[arg(long, value_delimiter = ',', default_value = "2")]
+    broker_consumers: Vec<usize>,
+    /// The broker pipelines' prefetch (unsettled deliveries per server).
+    #[arg(long, default_value_t = 100)]
+    broker_prefetch: usize,
     /// Drain / ceiling rounds per cell (medians compared).
     #[arg(long, default_value_t = 3)]
     rounds: usize,
@@ -71,22 +85,65 @@ impl Drop for Coyote {
     }
 }
 
+/// The broker address `var` (exported by `scripts/brokers.sh`).
+fn broker(var: &str) -> Result<String> {
+    std::env::var(var).with_context(|| format!("{var} is not set (run through bench/jobs/run.sh)"))
+}
+
+/// The pipeline's `driver` + `config` lines, and the top-level section
+/// the driver reads.
+fn pipeline_config(args: &Args, driver: &str, dir: &Path, tag: &str) -> Result<(String, String)> {
+    let pf = args.broker_prefetch;
+    Ok(match driver {
+        "memory" => (
+            format!("driver: memory\n      config:\n        prefetch: {}", args.prefetch),
+            String::new(),
+        ),
+        "boltdb" => (
+            format!(
+                "driver: boltdb\n      config:\n        prefetch: 10000\n        file: {}",
+                dir.join("bench.db").display()
+            ),
+            String::new(),
+        ),
+        "nats" => (
+            format!("driver: nats\n      config:\n        prefetch: {pf}\n        subject: {tag}\n        stream: {tag}\n        delete_stream_on_stop: true"),
+            format!("nats:\n  addr: nats://{}\n", broker("COYOTE_TEST_NATS")?),
+        ),
+        "redis" => (
+            format!("driver: redis\n      config:\n        prefetch: {pf}\n        stream: {tag}\n        delete_stream_on_stop: true"),
+            format!("redis:\n  addrs: [\"{}\"]\n", broker("COYOTE_TEST_REDIS")?),
+        ),
+        "beanstalk" => (
+            format!("driver: beanstalk\n      config:\n        prefetch: {pf}\n        tube: {tag}"),
+            format!("beanstalk:\n  addr: tcp://{}\n", broker("COYOTE_TEST_BEANSTALK")?),
+        ),
+        "amqp" => (
+            format!("driver: amqp\n      config:\n        prefetch: {pf}\n        queue: {tag}\n        exchange: {tag}\n        routing_key: {tag}\n        durable: true\n        delete_queue_on_stop: true"),
+            format!("amqp:\n  addr: {}\n", broker("COYOTE_TEST_AMQP")?),
+        ),
+        "sqs" => (
+            format!("driver: sqs\n      config:\n        prefetch: {pf}\n        queue: {tag}\n        wait_time_seconds: 1"),
+            format!(
+                "sqs:\n  endpoint: {}\n  key: bench\n  secret: bench\n  region: us-east-1\n",
+                broker("COYOTE_TEST_SQS")?
+            ),
+        ),
+        other => bail!("unknown driver {other}"),
+    })
+}
+
+fn is_broker(driver: &str) -> bool {
+    !matches!(driver, "memory" | "boltdb")
+}
+
 fn start_coyote(args: &Args, driver: &str, consumers: usize) -> Result<Coyote> {
     let dir = tempfile::tempdir()?;
     let root = std::env::current_dir()?;
-    let config = match driver {
-        "memory" => format!(
-            "driver: memory\n      config:\n        prefetch: {}",
-            args.prefetch
-        ),
-        "boltdb" => format!(
-            "driver: boltdb\n      config:\n        prefetch: 10000\n        file: {}",
-            dir.path().join("bench.db").display()
-        ),
-        other => bail!("unknown driver {other}"),
-    };
+    let tag = format!("coyote-bench-{}-{driver}-{consumers}", std::process::id());
+    let (config, section) = pipeline_config(args, driver, dir.path(), &tag)?;
     let yaml = format!(
-        "version: \"3\"\nrpc:\n  listen: tcp://127.0.0.1:0\nlogs:\n  level: warn\nserver:\n  command: \"{php} -d opcache.enable_cli=1 {worker}\"\njobs:\n  pool:\n    num_workers: {consumers}\n  pipelines:\n    bench:\n      {config}\n",
+        "version: \"3\"\n{section}rpc:\n  listen: tcp://127.0.0.1:0\nlogs:\n  level: warn\nserver:\n  command: \"{php} -d opcache.enable_cli=1 {worker}\"\njobs:\n  pool:\n    num_workers: {consumers}\n  pipelines:\n    bench:\n      {config}\n",
         php = args.php,
         worker = root.join(WORKER).display(),
     );
@@ -204,9 +261,19 @@ async fn stat(c: &mut RpcClient) -> Result<proto::Stat> {
 /// Resumes the pipeline holding `n` jobs; jobs per second until drained.
 async fn drain(rpc: &str, n: usize) -> Result<f64> {
     let mut c = RpcClient::connect(rpc).await?;
-    let s = stat(&mut c).await?;
-    if usize::try_from(s.active).unwrap_or(0) != n {
-        bail!("expected {n} queued jobs, Stat says {s:?}");
+    // A broker's count reaches `n` once it has every job (some brokers
+    // count asynchronously); more than `n` is a leftover: an error.
+    let waiting = Instant::now();
+    loop {
+        let s = stat(&mut c).await?;
+        let active = usize::try_from(s.active).unwrap_or(0);
+        if active == n {
+            break;
+        }
+        if active > n || waiting.elapsed() > Duration::from_secs(60) {
+            bail!("expected {n} queued jobs, Stat says {s:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let names = proto::Pipelines {
         pipelines: vec!["bench".into()],
@@ -295,7 +362,7 @@ fn main() -> Result<()> {
         .build()?;
     let n = args.jobs;
     println!(
-        "{:<7} {:>9} {:>7} {:>12} {:>12} {:>10} {:>11} {:>11} {:>6}",
+        "{:<9} {:>9} {:>7} {:>12} {:>12} {:>10} {:>11} {:>11} {:>6}",
         "driver",
         "consumers",
         "jobs",
@@ -309,7 +376,12 @@ fn main() -> Result<()> {
     let mut headline = None;
     let mut lines = Vec::new();
     for driver in &args.drivers {
-        for &consumers in &args.consumers {
+        let counts = if is_broker(driver) {
+            &args.broker_consumers
+        } else {
+            &args.consumers
+        };
+        for &consumers in counts {
             let server = start_coyote(&args, driver, consumers)?;
             let (mut drains, mut ceilings) = (Vec::new(), Vec::new());
             let (mut rust1, mut rust4, mut php) = (Vec::new(), Vec::new(), Vec::new());
@@ -341,7 +413,7 @@ fn main() -> Result<()> {
                 }
             };
             println!(
-                "{driver:<7} {consumers:>9} {n:>7} {:>12} {:>12} {:>10} {d:>11.0} {c:>11.0} {:>6.2}",
+                "{driver:<9} {consumers:>9} {n:>7} {:>12} {:>12} {:>10} {d:>11.0} {c:>11.0} {:>6.2}",
                 show(&rust1),
                 show(&rust4),
                 show(&php),
