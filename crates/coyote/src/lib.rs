@@ -69,6 +69,7 @@ pub fn builtin() -> Host {
         .with(coyote_status::StatusPlugin)
         .with(coyote_host::RpcPlugin)
         .with(coyote_metrics::MetricsPlugin)
+        .with(coyote_kv::KvPlugin)
         .with(
             coyote_jobs::JobsPlugin::new()
                 .with_broker(&coyote_jobs_beanstalk::DRIVER)

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod jobs;
+pub mod kv;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

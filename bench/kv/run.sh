@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# kv benchmark (issue 14 item 6): Set / Get / MGet(10) throughput and p99
+# from PHP, one call at a time, through Coyote's kv RPC with the memory and
+# the redis driver, beside the same operations straight to Redis with
+# Debian's php-redis, in one run. Redis database 15 is used and flushed.
+# Last lines, the ratios:
+#   kv <op> memory_rpc/php_redis=R redis_rpc/php_redis=R   (throughput)
+# Usage: bench/kv/run.sh [N operations per measurement, default 20000]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+N=${1:-20000}
+scripts/deps.sh bench
+source scripts/brokers.sh redis
+cargo build --release -q -p coyote --bin coyote
+out=$(mktemp -d /tmp/coyote-kv-bench.XXXXXX)
+cat > "$out/.rr.yaml" <<YAML
+version: "3"
+rpc:
+  listen: tcp://127.0.0.1:0
+logs:
+  level: warn
+kv:
+  memory:
+    driver: memory
+  redis:
+    driver: redis
+    config:
+      addrs: ["$COYOTE_TEST_REDIS"]
+      db: 15
+YAML
+target/release/coyote serve -c "$out/.rr.yaml" --report "$out/report" > "$out/server.log" 2>&1 &
+server=$!
+trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$out"' EXIT
+for _ in $(seq 1 300); do
+  grep -q "phase running" "$out/report" 2>/dev/null && break
+  kill -0 $server 2>/dev/null || { cat "$out/server.log"; exit 1; }
+  sleep 0.1
+done
+rpc=$(awk '$1=="listen" && $2=="rpc" {print $4}' "$out/report")
+mkdir -p bench/out
+php -d opcache.enable_cli=1 bench/kv/bench.php "$rpc" "$COYOTE_TEST_REDIS" 15 "$N" memory redis \
+  | tee bench/out/kv.txt
+awk '
+  { split($3, a, "="); ops[$1" "$2] = a[2] }
+  END {
+    n = split("set get mget10", opsn, " ")
+    for (i = 1; i <= n; i++) {
+      o = opsn[i]; d = ops["php-redis " o]
+      printf "kv %s memory_rpc/php_redis=%.2f redis_rpc/php_redis=%.2f\n", o, ops["rpc-memory " o] / d, ops["rpc-redis " o] / d
+    }
+  }' bench/out/kv.txt | tee -a bench/out/kv.txt
