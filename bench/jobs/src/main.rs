@@ -57,6 +57,10 @@ struct Args {
     /// The broker pipelines' prefetch (unsettled deliveries per server).
     #[arg(long, default_value_t = 100)]
     broker_prefetch: usize,
+    /// Jobs per push / drain for `sqs` (moto, the local endpoint, answers
+    /// some 60 requests a second here: it measures moto, not the driver).
+    #[arg(long, default_value_t = 1_000)]
+    sqs_jobs: usize,
     /// Drain / ceiling rounds per cell (medians compared).
     #[arg(long, default_value_t = 3)]
     rounds: usize,
@@ -123,7 +127,7 @@ fn pipeline_config(args: &Args, driver: &str, dir: &Path, tag: &str) -> Result<(
             format!("amqp:\n  addr: {}\n", broker("COYOTE_TEST_AMQP")?),
         ),
         "sqs" => (
-            format!("driver: sqs\n      config:\n        prefetch: {pf}\n        queue: {tag}\n        wait_time_seconds: 1"),
+            format!("driver: sqs\n      config:\n        prefetch: 10\n        max_messages_in_flight: {pf}\n        queue: {tag}\n        wait_time_seconds: 1"),
             format!(
                 "sqs:\n  endpoint: {}\n  key: bench\n  secret: bench\n  region: us-east-1\n",
                 broker("COYOTE_TEST_SQS")?
@@ -381,6 +385,7 @@ fn main() -> Result<()> {
         } else {
             &args.consumers
         };
+        let n = if driver == "sqs" { args.sqs_jobs } else { n };
         for &consumers in counts {
             let server = start_coyote(&args, driver, consumers)?;
             let (mut drains, mut ceilings) = (Vec::new(), Vec::new());
