@@ -599,6 +599,41 @@ fn coyote_publishes_roadrunners_format() {
 }
 
 #[test]
+fn refused_and_unroutable_pushes_are_errors() {
+    let n = names("refused");
+    let mut amqp = Amqp::connect();
+    amqp.own(&n, &[]);
+    // A queue that holds one message and refuses more (the broker nacks
+    // the publish), not consumed.
+    let mut s = JobsServer::start(&amqp_config(
+        1,
+        &[],
+        &pipeline(
+            "p1",
+            &n,
+            "        queue_headers:\n          x-max-length: 1\n          x-overflow: reject-publish\n",
+        ),
+        &amqp_addr(),
+    ));
+    s.push(vec![job("p1", "ack", "first")]).unwrap();
+    let err = s.push(vec![job("p1", "ack", "second")]).unwrap_err();
+    assert!(err.contains("refused job second (nack)"), "{err}");
+    // Routed nowhere (RoadRunner's x-routing-key header names the key):
+    // returned by the broker, an error rather than a silent drop.
+    let mut j = job("p1", "ack", "lost");
+    j.headers.insert(
+        "x-routing-key".into(),
+        proto::HeaderValue {
+            value: vec!["nowhere".into()],
+        },
+    );
+    let err = s.push(vec![j]).unwrap_err();
+    assert!(err.contains("no queue is bound"), "{err}");
+    assert!(err.contains("\"nowhere\""), "{err}");
+    assert_eq!(amqp.count(&n.queue), Some(1));
+}
+
+#[test]
 fn a_cut_link_fails_pushes_and_consuming_resumes_by_itself() {
     let n = names("fault");
     let mut amqp = Amqp::connect();
