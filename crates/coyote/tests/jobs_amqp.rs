@@ -1004,3 +1004,99 @@ fn bad_keys_are_reported_at_their_paths() {
         assert!(out.contains(path), "{path} missing:\n{out}");
     }
 }
+
+/// A TLS front for the broker (the test PKI's server certificate, client
+/// certificates from its CA required), forwarding plain AMQP to RabbitMQ:
+/// the `amqps://` path of the driver, `amqp.tls` included, end to end.
+fn tls_front(rt: &tokio::runtime::Runtime, pki: &coyote_test_support::pki::Pki) -> SocketAddr {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use std::sync::Arc;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&pki.server_cert)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(&pki.server_key).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(&pki.ca).unwrap())
+        .unwrap();
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let upstream = amqp_socket();
+    rt.spawn(async move {
+        let connections = tokio_util::task::TaskTracker::new();
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            connections.spawn(async move {
+                // A client without a good certificate (or plain text) ends here.
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut broker) = tokio::net::TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut broker).await;
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn amqps_with_amqp_tls_end_to_end() {
+    let n = names("tls");
+    let mut amqp = Amqp::connect();
+    amqp.own(&n, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let pki = coyote_test_support::pki::Pki::generate(dir.path()).unwrap();
+    let front = tls_front(&amqp.rt, &pki);
+    let tls = |cert: &Path, key: &Path| {
+        format!(
+            "  tls:\n    root_ca: {}\n    cert: {}\n    key: {}\n",
+            pki.ca.display(),
+            cert.display(),
+            key.display()
+        )
+    };
+    let yaml = |addr: String, tls: &str| {
+        format!(
+            "{}{tls}",
+            amqp_config(1, &["p1"], &pipeline("p1", &n, ""), &addr)
+        )
+    };
+    let amqps = format!("amqps://guest:guest@localhost:{}/%2f", front.port());
+    let mut s = JobsServer::start(&yaml(
+        amqps.clone(),
+        &tls(&pki.client_cert, &pki.client_key),
+    ));
+    s.push(vec![job("p1", "ack", "over-tls")]).unwrap();
+    s.wait_entries(LIMIT, |e| of(e, "over-tls").len() == 1);
+    drop(s);
+    // A client certificate the front does not trust: the start fails.
+    let (code, out) = start_error(&yaml(amqps, &tls(&pki.rogue_cert, &pki.rogue_key)));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("jobs.pipelines.p1"), "{out}");
+    // Plain AMQP to the TLS port: the start fails too.
+    let (code, out) = start_error(&yaml(
+        format!("amqp://guest:guest@127.0.0.1:{}/%2f", front.port()),
+        "",
+    ));
+    assert_eq!(code, Some(1), "{out}");
+}

@@ -14,7 +14,7 @@ use std::time::Duration;
 use coyote_config::Node;
 use coyote_host::Plan;
 use lapin::types::{AMQPValue, FieldArray, FieldTable, LongString};
-use lapin::uri::{AMQPScheme, AMQPUri};
+use lapin::uri::AMQPUri;
 use serde::Deserialize;
 
 /// RoadRunner's default address.
@@ -282,18 +282,6 @@ fn finish(
             None
         }
     };
-    if let (Some(u), None) = (&uri, &tls) {
-        if u.scheme == AMQPScheme::AMQPS {
-            // rustls without the system roots: the CA must be named.
-            problems.push((
-                "amqp.addr".into(),
-                format!(
-                    "{} is amqps: set amqp.tls.root_ca to the CA that signed the broker's certificate",
-                    redact(&addr)
-                ),
-            ));
-        }
-    }
     if keys.priority < 0 {
         problems.push((
             "priority".into(),

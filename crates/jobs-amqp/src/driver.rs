@@ -802,7 +802,9 @@ async fn supervise(driver: Weak<AmqpDriver>, cancel: CancellationToken) {
             Some(l) if l.alive() => {
                 if last_info.elapsed() >= INFO_EVERY {
                     last_info = Instant::now();
-                    d.refresh(&l).await;
+                    // Bounded: a hung link must not keep the watch from
+                    // finding it dead.
+                    let _ = tokio::time::timeout(CONFIRM_TIMEOUT, d.refresh(&l)).await;
                 }
                 continue;
             }
