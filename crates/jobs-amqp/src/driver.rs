@@ -491,7 +491,7 @@ impl AmqpDriver {
             }
         };
         if let Some(acker) = refused {
-            let _ = acker.nack(requeue()).await;
+            let _ = tokio::time::timeout(CONFIRM_TIMEOUT, acker.nack(requeue())).await;
         }
     }
 
@@ -577,6 +577,18 @@ impl AmqpDriver {
     /// confirmed every one of them: a nack, a message the broker could not
     /// route anywhere, a lost link or no confirm in time is an error.
     async fn publish(&self, jobs: &[(Job, u64)]) -> Result<(), JobsError> {
+        // One deadline for the whole push: a link dying under it may leave
+        // a publish or a confirm unanswered for good.
+        match tokio::time::timeout(CONFIRM_TIMEOUT, self.publish_now(jobs)).await {
+            Ok(r) => r,
+            Err(_) => Err(self.broker(format!(
+                "no publisher confirm from {} within {CONFIRM_TIMEOUT:?}",
+                redact(&self.opts.addr)
+            ))),
+        }
+    }
+
+    async fn publish_now(&self, jobs: &[(Job, u64)]) -> Result<(), JobsError> {
         let link = self.live()?;
         let mut confirms = Vec::with_capacity(jobs.len());
         for (job, delay) in jobs {
@@ -627,13 +639,7 @@ impl AmqpDriver {
             }
             Ok(())
         };
-        match tokio::time::timeout(CONFIRM_TIMEOUT, wait).await {
-            Ok(r) => r,
-            Err(_) => Err(self.broker(format!(
-                "no publisher confirm from {} within {CONFIRM_TIMEOUT:?}",
-                redact(&self.opts.addr)
-            ))),
-        }
+        wait.await
     }
 
     fn held_of(&self, handle: u64) -> Option<Held> {
@@ -651,23 +657,29 @@ impl AmqpDriver {
                 "the connection it was delivered on is gone; the broker delivers it again",
             ));
         }
-        let sent = if ack {
-            // multiple_ack: the flag would also settle deliveries other
-            // workers still hold on this channel, so each ack covers its
-            // own delivery.
-            held.acker.ack(BasicAckOptions::default()).await
-        } else {
-            held.acker
-                .nack(BasicNackOptions {
-                    requeue,
-                    ..BasicNackOptions::default()
-                })
-                .await
+        let sent = async {
+            if ack {
+                // multiple_ack: the flag would also settle deliveries other
+                // workers still hold on this channel, so each ack covers its
+                // own delivery.
+                held.acker.ack(BasicAckOptions::default()).await
+            } else {
+                held.acker
+                    .nack(BasicNackOptions {
+                        requeue,
+                        ..BasicNackOptions::default()
+                    })
+                    .await
+            }
         };
-        match sent {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(self.broker("the delivery's channel is closed")),
-            Err(e) => Err(self.broker(e)),
+        // Bounded: on a link dying under it, an ack may never be answered.
+        match tokio::time::timeout(CONFIRM_TIMEOUT, sent).await {
+            Ok(Ok(true)) => Ok(()),
+            Ok(Ok(false)) => Err(self.broker("the delivery's channel is closed")),
+            Ok(Err(e)) => Err(self.broker(e)),
+            Err(_) => Err(self.broker(format!(
+                "settling took longer than {CONFIRM_TIMEOUT:?}; the broker delivers it again if it is lost"
+            ))),
         }
     }
 
@@ -774,7 +786,8 @@ fn requeue() -> BasicNackOptions {
 
 async fn nack_all(ackers: Vec<Acker>) {
     for a in ackers {
-        let _ = a.nack(requeue()).await;
+        // Lost with its link if unanswered: the broker has it back anyway.
+        let _ = tokio::time::timeout(CONFIRM_TIMEOUT, a.nack(requeue())).await;
     }
 }
 
