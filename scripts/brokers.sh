@@ -13,6 +13,7 @@
 #
 #   COYOTE_TEST_REDIS      127.0.0.1:6379
 #   COYOTE_TEST_AMQP       amqp://guest:guest@127.0.0.1:5672/%2f
+#   COYOTE_TEST_AMQP_NODE  (the node rabbitmqctl reaches; set when started here)
 #   COYOTE_TEST_NATS       127.0.0.1:4222                (JetStream on)
 #   COYOTE_TEST_BEANSTALK  127.0.0.1:11300
 #   COYOTE_TEST_MEMCACHED  127.0.0.1:11211
@@ -127,6 +128,8 @@ _brokers_amqp() {
       rabbitmq-server
     _brokers_wait amqp 127.0.0.1 "$p" 90 || return 1
     addr="amqp://guest:guest@127.0.0.1:$p/%2f"
+    # rabbitmqctl (users and permissions in the amqp tests) reaches it by name.
+    export COYOTE_TEST_AMQP_NODE="coyote$$@localhost"
     echo "brokers: started rabbitmq on $addr" >&2
   fi
   export COYOTE_TEST_AMQP=$addr

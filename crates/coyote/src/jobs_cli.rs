@@ -28,16 +28,19 @@ async fn call<A: Message, R: Message + Default>(
         .map_err(runtime_failure)
 }
 
-/// The table `coyote jobs list` prints.
+/// The table `coyote jobs list` prints (an ERROR column when a pipeline
+/// has one: a broker it cannot reach).
 pub fn table(stats: &[proto::Stat]) -> String {
     let mut out = String::new();
-    let _ = writeln!(
+    let errors = stats.iter().any(|s| !s.error_message.is_empty());
+    let _ = write!(
         out,
         "{:<8}  {:<20}  {:<8}  {:<20}  {:>8}  {:>8}  {:>8}  {:>8}",
         "STATUS", "PIPELINE", "DRIVER", "QUEUE", "PRIORITY", "ACTIVE", "DELAYED", "RESERVED"
     );
+    out.push_str(if errors { "  ERROR\n" } else { "\n" });
     for s in stats {
-        let _ = writeln!(
+        let _ = write!(
             out,
             "{:<8}  {:<20}  {:<8}  {:<20}  {:>8}  {:>8}  {:>8}  {:>8}",
             if s.ready { "ready" } else { "paused" },
@@ -49,6 +52,11 @@ pub fn table(stats: &[proto::Stat]) -> String {
             s.delayed,
             s.reserved
         );
+        if !s.error_message.is_empty() {
+            out.push_str("  ");
+            out.push_str(&s.error_message);
+        }
+        out.push('\n');
     }
     out
 }

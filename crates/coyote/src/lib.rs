@@ -72,6 +72,7 @@ pub fn builtin() -> Host {
         .with(coyote_kv::KvPlugin)
         .with(
             coyote_jobs::JobsPlugin::new()
+                .with_broker(&coyote_jobs_amqp::DRIVER)
                 .with_broker(&coyote_jobs_beanstalk::DRIVER)
                 .with_broker(&coyote_jobs_nats::DRIVER)
                 .with_broker(&coyote_jobs_redis::DRIVER)

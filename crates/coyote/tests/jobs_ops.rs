@@ -172,7 +172,7 @@ fn config_errors_name_their_keys() {
     let bad = config(
         1,
         &["p1"],
-        "    p1:\n      driver: amqp\n    p2:\n      config:\n        priority: 1\n    p3:\n      driver: memory\n      config:\n        priority: -2\n        prefetch: lots\n    p4:\n      driver: boltdb\n      config:\n        permissions: 99999\n",
+        "    p1:\n      driver: kafka\n    p2:\n      config:\n        priority: 1\n    p3:\n      driver: memory\n      config:\n        priority: -2\n        prefetch: lots\n    p4:\n      driver: boltdb\n      config:\n        permissions: 99999\n",
         "  pipeline_size: 0\n  timeout: soon",
     );
     let mut server = Server::start(BIN, &bad, &[]).unwrap();
@@ -180,7 +180,7 @@ fn config_errors_name_their_keys() {
     assert_eq!(status.code(), Some(3), "{}", server.output());
     let out = server.output();
     for want in [
-        "jobs.pipelines.p1.driver: driver amqp is not available",
+        "jobs.pipelines.p1.driver: driver kafka is not available",
         "jobs.pipelines.p2: required key driver is missing",
         "jobs.pipelines.p3.config.prefetch: invalid type",
         "jobs.timeout:",

@@ -52,12 +52,22 @@ impl<'a> Plan<'a> {
     }
 
     /// Like [`Plan::problem`] with a kind ([`ProblemKind::File`] for a
-    /// file that cannot be read, [`ProblemKind::Missing`], ...).
+    /// file that cannot be read, [`ProblemKind::Missing`], ...). The same
+    /// problem at the same key is recorded once (a shared section, such
+    /// as `amqp`, checked for each pipeline that reads it).
     pub fn problem_of(&mut self, kind: ProblemKind, path: &str, message: impl Into<String>) {
+        let message = message.into();
+        if self
+            .problems
+            .iter()
+            .any(|p| p.path == path && p.message == message)
+        {
+            return;
+        }
         self.problems.push(Problem {
             kind,
             path: path.to_owned(),
-            message: message.into(),
+            message,
             location: locate(self.tree, path),
         });
     }

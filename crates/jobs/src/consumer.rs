@@ -27,6 +27,7 @@ pub const MAX_DELIVERIES_AFTER_CRASH: u32 = 3;
 enum Settle {
     Ack,
     Drop,
+    Fail,
     Redeliver(u64),
     Requeue(u64),
 }
@@ -114,7 +115,7 @@ pub async fn run(jobs: &Jobs, pool: &Pool, delivery: Delivery) {
         Err(PoolError::Job { message }) => {
             tracing::error!(target: "coyote::jobs", id = %job.id, pipeline = %job.pipeline,
                 "job failed in the worker (nack): {message}");
-            Settle::Drop
+            Settle::Fail
         }
         // Never reached a worker: back to the queue as it was.
         Err(
@@ -144,6 +145,7 @@ pub async fn run(jobs: &Jobs, pool: &Pool, delivery: Delivery) {
     let (ok, outcome) = match settle {
         Settle::Ack => (true, driver.ack(handle).await),
         Settle::Drop => (false, driver.nack(handle, job.clone(), false, 0).await),
+        Settle::Fail => (false, driver.fail(handle, job.clone()).await),
         Settle::Redeliver(delay) => (false, driver.nack(handle, job.clone(), true, delay).await),
         Settle::Requeue(delay) => (false, driver.requeue(handle, job.clone(), delay).await),
     };

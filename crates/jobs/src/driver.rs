@@ -110,6 +110,14 @@ pub trait Driver: Send + Sync {
         delay: u64,
     ) -> BoxFuture<'_, Result<(), JobsError>>;
 
+    /// The worker failed running it (it threw, or answered with an error
+    /// frame): RoadRunner's `Nack()`, which a broker driver may turn into a
+    /// redelivery (amqp's `requeue_on_fail`). By default a nack without
+    /// redelivery.
+    fn fail(&self, handle: u64, job: Job) -> BoxFuture<'_, Result<(), JobsError>> {
+        self.nack(handle, job, false, 0)
+    }
+
     /// Run it again after `delay` seconds as `job` (headers merged by the
     /// caller), keeping its id.
     fn requeue(&self, handle: u64, job: Job, delay: u64) -> BoxFuture<'_, Result<(), JobsError>>;

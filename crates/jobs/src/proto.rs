@@ -121,6 +121,10 @@ pub struct Stat {
     /// Priority.
     #[prost(uint64, tag = "8")]
     pub priority: u64,
+    /// Why the pipeline is unhealthy (a broker unreachable), or empty
+    /// (RoadRunner's `State.ErrorMessage`; older clients skip the field).
+    #[prost(string, tag = "9")]
+    pub error_message: String,
 }
 
 /// Pipeline names (pause, resume, list, destroy).

@@ -160,6 +160,7 @@ impl Service for JobsService {
                             reserved: s.reserved,
                             ready: s.ready,
                             priority: s.priority,
+                            error_message: s.error_message,
                         })
                         .collect();
                     Ok(proto::Stats { stats }.encode_to_vec())

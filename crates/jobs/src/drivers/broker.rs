@@ -20,7 +20,10 @@
 //!   acknowledged and dropped job; deliveries held when the link dropped
 //!   are redelivered by the broker;
 //! - the worker's context names the broker's queue
-//!   ([`Driver::context`](crate::Driver::context)).
+//!   ([`Driver::context`](crate::Driver::context));
+//! - a job the worker failed (it threw) reaches
+//!   [`Driver::fail`](crate::Driver::fail), a nack without redelivery
+//!   unless the driver requeues failures (amqp's `requeue_on_fail`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
