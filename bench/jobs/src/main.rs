@@ -59,7 +59,7 @@ struct Args {
     broker_prefetch: usize,
     /// Jobs per push / drain for `sqs` (moto, the local endpoint, answers
     /// some 60 requests a second here: it measures moto, not the driver).
-    #[arg(long, default_value_t = 1_000)]
+    #[arg(long, default_value_t = 300)]
     sqs_jobs: usize,
     /// Drain / ceiling rounds per cell (medians compared).
     #[arg(long, default_value_t = 3)]
