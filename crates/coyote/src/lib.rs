@@ -76,6 +76,7 @@ pub fn builtin() -> Host {
                 .with_broker(&coyote_jobs_redis::DRIVER)
                 .with_broker(&coyote_jobs_sqs::DRIVER),
         )
+        .with(coyote_lock::LockPlugin)
         .with(coyote_http::HttpPlugin)
 }
 
