@@ -212,6 +212,7 @@ impl Locks {
                 return false;
             }
             let seq = table.next_seq();
+            tracing::debug!(target: "coyote::lock", resource, id, "lock waiter queued");
             let (tx, rx) = oneshot::channel();
             if let Some(res) = table.resources.get_mut(resource) {
                 res.waiters.push_back(Waiter {
