@@ -3,6 +3,8 @@
 //! RoadRunner 2025 sequence (two read locks, a refused exclusive lock, then
 //! release and force release), and bad input answered with an RPC error.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::sync::mpsc;
