@@ -247,3 +247,24 @@ fn bad_input_is_an_rpc_error_and_the_server_survives() {
     assert!(c.lock("r", "a", 0, 0));
     assert!(!server.output().contains("panicked"));
 }
+
+#[test]
+fn a_bad_lock_driver_is_a_config_error_and_an_unknown_key_a_warning() {
+    let config = format!("{CONFIG}lock:\n  driver: redis\n");
+    let mut server = Server::start(BIN, &config, &[]).unwrap();
+    let status = server.wait_exit(Duration::from_secs(20)).expect("exits");
+    assert_eq!(status.code(), Some(3), "{}", server.output());
+    let out = server.output();
+    assert!(out.contains("lock.driver"), "{out}");
+    assert!(out.contains(".rr.yaml:7:"), "file:line in {out}");
+    // An unknown key is reported, as everywhere in the config; memory runs.
+    let config = format!("{CONFIG}lock:\n  driver: memory\n  drvier: x\n");
+    let mut server = Server::start(BIN, &config, &[]).unwrap();
+    server.wait_ready();
+    assert!(
+        server.output().contains("lock.drvier"),
+        "{}",
+        server.output()
+    );
+    assert!(Client::connect(&server).lock("r", "a", 0, 0));
+}
