@@ -268,3 +268,30 @@ fn a_bad_lock_driver_is_a_config_error_and_an_unknown_key_a_warning() {
     );
     assert!(Client::connect(&server).lock("r", "a", 0, 0));
 }
+
+#[test]
+fn a_waiting_call_answers_false_when_the_server_stops() {
+    let mut server = start();
+    let mut holder = Client::connect(&server);
+    assert!(holder.lock("s", "holder", 0, 0));
+    let mut waiter = Client::connect(&server);
+    let thread = std::thread::spawn(move || {
+        let req = Request {
+            resource: "s".to_owned(),
+            id: "waiter".to_owned(),
+            ttl: None,
+            wait: Some(3600 * SECOND),
+        };
+        waiter.raw("Lock", flags::CODEC_PROTO, req.encode_to_vec())
+    });
+    wait_queued(&server, "s", "waiter");
+    let started = Instant::now();
+    let status = server.terminate(Duration::from_secs(20)).expect("stops");
+    assert!(status.success(), "{status:?}\n{}", server.output());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(thread.join().unwrap(), Ok(false));
+}

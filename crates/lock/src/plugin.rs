@@ -71,9 +71,11 @@ impl Planned for PlannedLock {
             start
                 .tracker
                 .spawn(async move { timer.run_timer(shutdown).await });
+            // The plugin stops before `rpc` (reverse start order): waiting
+            // calls answer false then, and the RPC server drains quickly.
             start
                 .registry
-                .add_service(Arc::new(LockService::new(locks)));
+                .add_service(Arc::new(LockService::new(locks, start.shutdown.clone())));
             tracing::info!(target: "coyote::lock", driver = "memory", "lock plugin started");
             Ok(Box::new(RunningLock) as Box<dyn Running>)
         })

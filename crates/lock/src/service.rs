@@ -8,6 +8,7 @@ use bytes::Bytes;
 use coyote_rpc::{RpcError, Service, ServiceFuture};
 use goridge::flags;
 use prost::Message;
+use tokio_util::sync::CancellationToken;
 
 use crate::proto::{Request, Response};
 use crate::{Kind, LockError, Locks};
@@ -21,12 +22,15 @@ pub const MAX_WAIT_MICROS: i64 = 3600 * 1_000_000;
 /// The service over one lock table.
 pub struct LockService {
     locks: Arc<Locks>,
+    shutdown: CancellationToken,
 }
 
 impl LockService {
-    /// A service for `locks`.
-    pub fn new(locks: Arc<Locks>) -> Self {
-        Self { locks }
+    /// A service for `locks`; calls still waiting when `shutdown` is
+    /// cancelled answer `ok: false` at once (so a long `wait` does not hold
+    /// the server's stop).
+    pub fn new(locks: Arc<Locks>, shutdown: CancellationToken) -> Self {
+        Self { locks, shutdown }
     }
 }
 
@@ -100,8 +104,11 @@ impl Service for LockService {
             let ok = match (kind, method) {
                 (Some(kind), _) => {
                     let ttl = (!args.ttl.is_zero()).then_some(args.ttl);
-                    l.acquire(kind, &args.resource, &args.id, ttl, args.wait)
-                        .await
+                    let acquire = l.acquire(kind, &args.resource, &args.id, ttl, args.wait);
+                    tokio::select! {
+                        ok = acquire => ok,
+                        () = self.shutdown.cancelled() => false,
+                    }
                 }
                 (None, "Release") => l.release(&args.resource, &args.id),
                 (None, "ForceRelease") => l.force_release(&args.resource),
@@ -141,7 +148,7 @@ mod tests {
 
     #[test]
     fn bad_input_is_an_error() {
-        let s = LockService::new(Arc::new(Locks::new()));
+        let s = LockService::new(Arc::new(Locks::new()), CancellationToken::new());
         let err = |m, b| call(&s, m, b).unwrap_err();
         assert!(err("Lock", vec![0xff, 0xff]).contains("cannot decode"));
         assert!(err("Lock", req("", "a", None, None)).contains("empty resource"));
@@ -166,7 +173,7 @@ mod tests {
 
     #[test]
     fn methods_answer_ok() {
-        let s = LockService::new(Arc::new(Locks::new()));
+        let s = LockService::new(Arc::new(Locks::new()), CancellationToken::new());
         let ok = |m, b| call(&s, m, b).unwrap();
         assert!(ok("Lock", req("r", "a", Some(10_000_000), None)));
         assert!(!ok("Lock", req("r", "b", None, None)));
@@ -177,5 +184,38 @@ mod tests {
         assert!(ok("LockRead", req("r", "b", None, None)));
         assert!(ok("ForceRelease", req("r", "", None, None)));
         assert!(!ok("Exists", req("r", "*", None, None)));
+    }
+
+    #[test]
+    fn a_waiting_call_answers_false_at_shutdown() {
+        let shutdown = CancellationToken::new();
+        let locks = Arc::new(Locks::new());
+        let s = LockService::new(locks.clone(), shutdown.clone());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            assert!(
+                locks
+                    .acquire(Kind::Exclusive, "r", "a", None, Duration::ZERO)
+                    .await
+            );
+            let call = s.call(
+                "Lock",
+                flags::CODEC_PROTO,
+                req("r", "b", None, Some(MAX_WAIT_MICROS)).into(),
+            );
+            let cancel = async {
+                while locks.waiting("r") == 0 {
+                    tokio::task::yield_now().await;
+                }
+                shutdown.cancel();
+            };
+            let (out, ()) = tokio::join!(call, cancel);
+            assert!(!Response::decode(out.unwrap().as_slice()).unwrap().ok);
+            // The waiter left the queue with the call.
+            assert_eq!(locks.waiting("r"), 0);
+        });
     }
 }
