@@ -97,7 +97,10 @@ impl Table {
     /// Gives `id` a `kind` lock on `name` (which must fit); true when an
     /// expiry was scheduled.
     fn grant(&mut self, name: &str, kind: Kind, id: &str, ttl: Option<Duration>) -> bool {
-        let expiry = ttl.map(|ttl| (Instant::now() + ttl, self.next_seq()));
+        // A TTL beyond the clock's range is no expiry (the service caps it
+        // far below that).
+        let at = ttl.and_then(|ttl| Instant::now().checked_add(ttl));
+        let expiry = at.map(|at| (at, self.next_seq()));
         if let Some(key) = expiry {
             self.expiries.insert(key, (name.to_owned(), id.to_owned()));
         }
@@ -291,13 +294,16 @@ impl Locks {
     }
 
     /// Sets `id`'s lock on `resource` to expire `ttl` from now; false when
-    /// it holds none or `ttl` is zero (as in RoadRunner).
+    /// it holds none, `ttl` is zero (as in RoadRunner) or beyond the clock.
     pub fn update_ttl(&self, resource: &str, id: &str, ttl: Duration) -> bool {
         if ttl.is_zero() {
             return false;
         }
+        let Some(at) = Instant::now().checked_add(ttl) else {
+            return false;
+        };
         let mut table = self.table();
-        let key = (Instant::now() + ttl, table.next_seq());
+        let key = (at, table.next_seq());
         let Table {
             resources,
             expiries,

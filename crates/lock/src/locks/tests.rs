@@ -213,3 +213,25 @@ async fn force_release_serves_the_queue() {
     assert!(waiter.await.unwrap());
     assert!(l.exists("r", "b") && !l.exists("r", "a"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_absurd_ttl_does_not_panic() {
+    let l = Locks::new();
+    assert!(
+        l.acquire(
+            Kind::Exclusive,
+            "r",
+            "a",
+            Some(Duration::MAX),
+            Duration::MAX
+        )
+        .await
+    );
+    assert!(!l.update_ttl("r", "a", Duration::MAX));
+    assert!(l.exists("r", "a"));
+    assert!(l.table().expiries.is_empty());
+    assert!(
+        !l.acquire(Kind::Read, "r", "b", None, Duration::from_millis(5))
+            .await
+    );
+}
