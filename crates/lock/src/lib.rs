@@ -7,9 +7,11 @@ mod error;
 mod locks;
 mod plugin;
 pub mod proto;
+mod redis_driver;
 mod service;
 
 pub use error::LockError;
 pub use locks::{Kind, Locks};
 pub use plugin::LockPlugin;
-pub use service::LockService;
+pub use redis_driver::RedisLocks;
+pub use service::{Backend, LockService};

@@ -11,6 +11,7 @@ use prost::Message;
 use tokio_util::sync::CancellationToken;
 
 use crate::proto::{Request, Response};
+use crate::redis_driver::RedisLocks;
 use crate::{Kind, LockError, Locks};
 
 /// The largest `ttl` accepted: about ten years, in microseconds.
@@ -19,9 +20,17 @@ pub const MAX_TTL_MICROS: i64 = 10 * 365 * 24 * 3600 * 1_000_000;
 /// holds its RPC connection).
 pub const MAX_WAIT_MICROS: i64 = 3600 * 1_000_000;
 
+/// Where the locks live.
+pub enum Backend {
+    /// This server's memory.
+    Memory(Arc<Locks>),
+    /// A Redis server shared with other servers.
+    Redis(RedisLocks),
+}
+
 /// The service over one lock table.
 pub struct LockService {
-    locks: Arc<Locks>,
+    backend: Backend,
     shutdown: CancellationToken,
 }
 
@@ -30,7 +39,38 @@ impl LockService {
     /// cancelled answer `ok: false` at once (so a long `wait` does not hold
     /// the server's stop).
     pub fn new(locks: Arc<Locks>, shutdown: CancellationToken) -> Self {
-        Self { locks, shutdown }
+        Self::with_backend(Backend::Memory(locks), shutdown)
+    }
+
+    /// A service over `backend`.
+    pub fn with_backend(backend: Backend, shutdown: CancellationToken) -> Self {
+        Self { backend, shutdown }
+    }
+
+    async fn run(
+        &self,
+        kind: Option<Kind>,
+        method: &str,
+        args: &Args,
+    ) -> Result<bool, redis::RedisError> {
+        let (res, id) = (args.resource.as_str(), args.id.as_str());
+        let ttl = (!args.ttl.is_zero()).then_some(args.ttl);
+        match &self.backend {
+            Backend::Memory(l) => Ok(match (kind, method) {
+                (Some(kind), _) => l.acquire(kind, res, id, ttl, args.wait).await,
+                (None, "Release") => l.release(res, id),
+                (None, "ForceRelease") => l.force_release(res),
+                (None, "Exists") => l.exists(res, id),
+                _ => l.update_ttl(res, id, args.ttl),
+            }),
+            Backend::Redis(r) => match (kind, method) {
+                (Some(kind), _) => r.acquire(kind, res, id, ttl, args.wait).await,
+                (None, "Release") => r.release(res, id).await,
+                (None, "ForceRelease") => r.force_release(res).await,
+                (None, "Exists") => r.exists(res, id).await,
+                _ => r.update_ttl(res, id, args.ttl).await,
+            },
+        }
     }
 }
 
@@ -100,20 +140,11 @@ impl Service for LockService {
             let req = decode(method, codec, body)?;
             let args = check(req, method != "ForceRelease")
                 .map_err(|e| RpcError::Failed(format!("lock.{method}: {e}")))?;
-            let l = &self.locks;
-            let ok = match (kind, method) {
-                (Some(kind), _) => {
-                    let ttl = (!args.ttl.is_zero()).then_some(args.ttl);
-                    let acquire = l.acquire(kind, &args.resource, &args.id, ttl, args.wait);
-                    tokio::select! {
-                        ok = acquire => ok,
-                        () = self.shutdown.cancelled() => false,
-                    }
-                }
-                (None, "Release") => l.release(&args.resource, &args.id),
-                (None, "ForceRelease") => l.force_release(&args.resource),
-                (None, "Exists") => l.exists(&args.resource, &args.id),
-                _ => l.update_ttl(&args.resource, &args.id, args.ttl),
+            let ok = tokio::select! {
+                ok = self.run(kind, method, &args) => ok
+                    .map_err(|e| RpcError::Failed(format!("lock.{method}: redis: {e}")))?,
+                // A waiting call gives up at shutdown; the others are instant.
+                () = self.shutdown.cancelled(), if kind.is_some() => false,
             };
             tracing::debug!(target: "coyote::lock", method, resource = args.resource,
                 id = args.id, ok, "lock call");
