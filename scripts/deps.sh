@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what Coyote needs from Debian's packages, only when missing.
-#   scripts/deps.sh test    PHP CLI, PHPUnit, PSR-7 libraries, redis-server (tests, examples)
-#   scripts/deps.sh bench   the above plus wrk, nginx, php-fpm, php-redis (benchmarks)
+#   scripts/deps.sh test    PHP CLI, PHPUnit, PSR-7 libraries, php-redis, redis-server (tests, examples)
+#   scripts/deps.sh bench   the above plus wrk, nginx, php-fpm (benchmarks)
 set -euo pipefail
-want=(php-cli phpunit php-nyholm-psr7 php-psr-http-factory php-psr-http-message php-google-protobuf php-slim redis-server)
+want=(php-cli phpunit php-nyholm-psr7 php-psr-http-factory php-psr-http-message php-google-protobuf php-slim php-redis redis-server)
 case "${1:-test}" in
   test) ;;
-  bench) want+=(wrk nginx php-fpm php-redis) ;;
+  bench) want+=(wrk nginx php-fpm) ;;
   *) echo "usage: $0 [test|bench]" >&2; exit 2 ;;
 esac
 missing=()

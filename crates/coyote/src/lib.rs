@@ -78,6 +78,7 @@ pub fn builtin() -> Host {
                 .with_broker(&coyote_jobs_redis::DRIVER)
                 .with_broker(&coyote_jobs_sqs::DRIVER),
         )
+        .with(coyote_lock::LockPlugin)
         .with(coyote_http::HttpPlugin)
 }
 
