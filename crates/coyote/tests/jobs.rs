@@ -22,52 +22,13 @@ fn memory(name: &str, extra: &str) -> String {
 #[test]
 fn every_reply_type_settles_its_job() {
     let mut s = JobsServer::start(&config(2, &["p1"], &memory("p1", ""), ""));
-    let names = [
-        "ack",
-        "complete",
-        "empty",
-        "unknown",
-        "garbage",
-        "nack",
-        "fail",
-        "error",
-        "nack-redeliver:2",
-        "requeue:3",
-        "fail-requeue:2",
-        "crash",
-    ];
-    let batch = names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| job("p1", n, &format!("j{i}")))
-        .collect();
-    s.push(batch).unwrap();
-    // Deliveries expected per job: acked ones once, dropped ones once,
-    // redelivered / requeued ones until the worker acks.
-    let expected = [1, 1, 1, 1, 1, 1, 1, 1, 3, 4, 3, 2];
-    let total: usize = expected.iter().sum();
-    s.wait_entries(LIMIT, |e| e.len() >= total);
-    s.wait_stats(LIMIT, |st| st["p1"].active == 0 && st["p1"].reserved == 0);
-    let entries = s.entries();
-    for (i, (name, want)) in names.iter().zip(expected).enumerate() {
-        let seen = of(&entries, &format!("j{i}"));
-        assert_eq!(seen.len(), want, "{name}: {seen:#?}");
-        assert!(seen
-            .iter()
-            .all(|e| e["name"] == *name && e["pipeline"] == "p1"));
-    }
-    // Requeue keeps the id and carries the worker's headers.
-    let requeued = of(&entries, "j9");
-    assert_eq!(requeued.last().unwrap()["headers"]["attempt"][0], "3");
-    assert_eq!(requeued[0]["driver"], "memory");
-    assert_eq!(requeued[0]["queue"], "p1");
-    assert_eq!(requeued[0]["payload"], "payload-j9");
+    let entries = s.settles_every_reply_type(LIMIT, "memory", "p1");
     let out = s.server.output();
     assert!(out.contains("unreadable reply"), "{out}");
     assert!(out.contains("boom from php"), "{out}");
     assert!(out.contains("unknown response type"), "{out}");
     // Nothing lost, nothing stuck: exactly the expected deliveries.
-    assert_eq!(s.entries().len(), total);
+    assert_eq!(s.entries().len(), entries.len());
 }
 
 #[test]

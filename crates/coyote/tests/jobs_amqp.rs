@@ -270,49 +270,13 @@ fn every_reply_type_settles_its_job() {
         &pipeline("p1", &n, ""),
         &amqp_addr(),
     ));
-    let names = [
-        "ack",
-        "complete",
-        "empty",
-        "unknown",
-        "garbage",
-        "nack",
-        "fail",
-        "error",
-        "nack-redeliver:2",
-        "requeue:3",
-        "fail-requeue:2",
-        "crash",
-    ];
-    let batch = names
-        .iter()
-        .enumerate()
-        .map(|(i, name)| job("p1", name, &format!("j{i}")))
-        .collect();
-    s.push(batch).unwrap();
-    let expected = [1, 1, 1, 1, 1, 1, 1, 1, 3, 4, 3, 2];
-    let total: usize = expected.iter().sum();
-    s.wait_entries(LIMIT, |e| e.len() >= total);
-    s.wait_stats(LIMIT, |st| st["p1"].active == 0 && st["p1"].reserved == 0);
-    let entries = s.entries();
-    for (i, (name, want)) in names.iter().zip(expected).enumerate() {
-        let seen = of(&entries, &format!("j{i}"));
-        assert_eq!(seen.len(), want, "{name}: {seen:#?}");
-        assert!(seen
-            .iter()
-            .all(|e| e["name"] == *name && e["pipeline"] == "p1"));
-    }
-    let requeued = of(&entries, "j9");
-    assert_eq!(requeued.last().unwrap()["headers"]["attempt"][0], "3");
-    assert_eq!(requeued[0]["driver"], "amqp");
-    assert_eq!(requeued[0]["queue"], n.queue.as_str());
-    assert_eq!(requeued[0]["payload"], "payload-j9");
+    let entries = s.settles_every_reply_type(LIMIT, "amqp", n.queue.as_str());
     let out = s.server.output();
     assert!(out.contains("boom from php"), "{out}");
     // Nothing left on the broker either: every message settled.
     let settled = wait_until(LIMIT, || (amqp.count(&n.queue) == Some(0)).then_some(()));
     assert!(settled.is_some(), "{:?} left", amqp.count(&n.queue));
-    assert_eq!(s.entries().len(), total);
+    assert_eq!(s.entries().len(), entries.len());
 }
 
 #[test]

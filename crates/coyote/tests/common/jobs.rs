@@ -176,6 +176,59 @@ impl JobsServer {
             )
         })
     }
+    /// RoadRunner's reply table on pipeline `p1` of `driver` (whose queue
+    /// is `queue`): one job per reply kind (`php/workers/jobs-driven.php`
+    /// answers by job name); waits until every delivery happened and the
+    /// pipeline is empty, checks each job's delivery count and the requeued
+    /// job's id, headers, driver, queue and payload. The worker log.
+    pub fn settles_every_reply_type(
+        &mut self,
+        limit: Duration,
+        driver: &str,
+        queue: &str,
+    ) -> Vec<serde_json::Value> {
+        const NAMES: [&str; 12] = [
+            "ack",
+            "complete",
+            "empty",
+            "unknown",
+            "garbage",
+            "nack",
+            "fail",
+            "error",
+            "nack-redeliver:2",
+            "requeue:3",
+            "fail-requeue:2",
+            "crash",
+        ];
+        // Deliveries expected per job: acked ones once, dropped ones once,
+        // redelivered / requeued ones until the worker acks.
+        const EXPECTED: [usize; 12] = [1, 1, 1, 1, 1, 1, 1, 1, 3, 4, 3, 2];
+        let batch = NAMES
+            .iter()
+            .enumerate()
+            .map(|(i, n)| job("p1", n, &format!("j{i}")))
+            .collect();
+        self.push(batch).unwrap();
+        let total: usize = EXPECTED.iter().sum();
+        self.wait_entries(limit, |e| e.len() >= total);
+        self.wait_stats(limit, |st| st["p1"].active == 0 && st["p1"].reserved == 0);
+        let entries = self.entries();
+        for (i, (name, want)) in NAMES.iter().zip(EXPECTED).enumerate() {
+            let seen = of(&entries, &format!("j{i}"));
+            assert_eq!(seen.len(), want, "{name}: {seen:#?}");
+            assert!(seen
+                .iter()
+                .all(|e| e["name"] == *name && e["pipeline"] == "p1"));
+        }
+        // Requeue keeps the id and carries the worker's headers.
+        let requeued = of(&entries, "j9");
+        assert_eq!(requeued.last().unwrap()["headers"]["attempt"][0], "3");
+        assert_eq!(requeued[0]["driver"], driver);
+        assert_eq!(requeued[0]["queue"], queue);
+        assert_eq!(requeued[0]["payload"], "payload-j9");
+        entries
+    }
 
     /// Waits until `pred` holds for the pipeline stats.
     pub fn wait_stats(
