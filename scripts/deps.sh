@@ -19,3 +19,16 @@ if ((${#missing[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
+# The reference Prometheus parser the metrics tests scrape with (Python's
+# prometheus_client, from PyPI: Debian's python3-prometheus-client serves
+# only Debian's own interpreter).
+if [ "${1:-test}" = test ] && ! python3 -c 'import prometheus_client' 2>/dev/null; then
+  echo "installing: prometheus_client (PyPI)" >&2
+  python3 -m pip --version >/dev/null 2>&1 || {
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-pip >&2
+  }
+  python3 -m pip install -q prometheus_client >&2 \
+    || python3 -m pip install -q --break-system-packages prometheus_client >&2
+fi

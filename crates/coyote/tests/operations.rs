@@ -263,8 +263,10 @@ fn metrics_from_pools_http_config_and_php() {
         value("rr_http_request_duration_seconds_count{status=\"200\"}"),
         3.0
     );
-    assert_eq!(value("rr_http_requests_in_flight"), 0.0);
-    assert_eq!(value("orders_total{shop=\"north\"}"), 5.0);
+    assert_eq!(value("rr_http_requests_queue"), 0.0);
+    // The 0.0.4 text format (the default): the counter PHP declared as
+    // `orders` is scraped as `orders`.
+    assert_eq!(value("orders{shop=\"north\"}"), 5.0);
     assert_eq!(value("app_queue_depth"), 6.0);
     assert_eq!(value("render_seconds_bucket{le=\"0.5\"}"), 1.0);
     assert_eq!(value("render_seconds_bucket{le=\"0.1\"}"), 0.0);
@@ -281,7 +283,18 @@ fn metrics_from_pools_http_config_and_php() {
         text.contains("rr_http_queue_wait_seconds_total "),
         "queue wait exported"
     );
-    assert!(text.trim_end().ends_with("# EOF"));
+    assert!(
+        !text.contains("# EOF"),
+        "no OpenMetrics terminator in 0.0.4"
+    );
+    let om = get(
+        metrics_port,
+        "/metrics",
+        "Accept: application/openmetrics-text; version=1.0.0\r\n",
+    )
+    .text();
+    assert!(om.trim_end().ends_with("# EOF"), "{om}");
+    assert!(om.contains("orders_total{shop=\"north\"} 5"), "{om}");
     let mut worker_memory = text
         .lines()
         .filter(|l| l.starts_with("rr_http_worker_memory_bytes{pid="));

@@ -155,7 +155,11 @@ impl Handler {
             response = Box::pin(crate::gzip::compress(response)).await;
         }
         if let Some(metrics) = &self.metrics {
-            metrics.finished(response.status().as_u16(), started.elapsed().as_secs_f64());
+            metrics.finished(
+                response.status().as_u16(),
+                started.elapsed().as_secs_f64(),
+                response.headers().contains_key("no-workers"),
+            );
         }
         if self.opts.access_logs {
             tracing::info!(target: "coyote::http::access",

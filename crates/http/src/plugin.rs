@@ -80,6 +80,9 @@ impl Plugin for HttpPlugin {
                 "gzip" => gzip = true,
                 "proxy_ip_parser" => proxy_ip_parser = proxy_options(plan, http),
                 "static" => static_files = static_options(plan, http),
+                // RoadRunner's request metrics: Coyote keeps them whenever
+                // a metrics section exists.
+                "http_metrics" => {}
                 other => plan.warn(
                     &format!("http.middleware[{i}]"),
                     format_args!("{other}: not supported by Coyote yet; ignored"),

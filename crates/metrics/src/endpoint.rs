@@ -1,4 +1,5 @@
-//! `GET /metrics` on `metrics.address`.
+//! `GET /metrics` on `metrics.address`: the 0.0.4 text format, or
+//! OpenMetrics when `Accept` asks for it.
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::Metrics;
+use crate::{Format, Metrics};
 
 /// Serves the exposition until `shutdown`.
 pub async fn serve(
@@ -21,12 +22,15 @@ pub async fn serve(
 ) {
     let answer = move |req: &Request<Incoming>| {
         if req.uri().path() == "/metrics" {
-            let mut r = Response::new(Full::new(Bytes::from(metrics.render())));
+            let format = Format::negotiate(
+                req.headers()
+                    .get(hyper::header::ACCEPT)
+                    .and_then(|v| v.to_str().ok()),
+            );
+            let mut r = Response::new(Full::new(Bytes::from(metrics.render_as(format))));
             r.headers_mut().insert(
                 hyper::header::CONTENT_TYPE,
-                hyper::header::HeaderValue::from_static(
-                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                ),
+                hyper::header::HeaderValue::from_static(format.content_type()),
             );
             r
         } else {

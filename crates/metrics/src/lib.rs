@@ -9,7 +9,8 @@
 //! - `pools`: a scrape-time collector over the pools (`rr_<pool>_...`).
 //! - `user`: collectors declared at run time, by name, with labels.
 //! - `rpc`: the `metrics` RPC service.
-//! - `endpoint`: the HTTP listener.
+//! - `text`: the 0.0.4 text format (the default) from OpenMetrics.
+//! - `endpoint`: the HTTP listener (format negotiated by `Accept`).
 //! - `plugin`: the [`MetricsPlugin`] (plans `metrics.address` and
 //!   `metrics.collect`).
 
@@ -17,6 +18,7 @@ mod endpoint;
 mod plugin;
 mod pools;
 mod rpc;
+mod text;
 mod user;
 
 use std::collections::BTreeMap;
@@ -29,6 +31,38 @@ pub use rpc::MetricsService;
 pub use user::{CollectorSpec, CollectorType, MetricsError, UserMetrics};
 
 type Sources = Box<dyn Fn(&mut Registry) + Send + Sync>;
+
+/// The exposition formats `/metrics` answers in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Prometheus' text format 0.0.4 (`text/plain; version=0.0.4`), the
+    /// default, as RoadRunner serves.
+    Text,
+    /// OpenMetrics 1.0, when the scraper asks for it in `Accept`.
+    OpenMetrics,
+}
+
+impl Format {
+    /// The format an `Accept` header asks for.
+    pub fn negotiate(accept: Option<&str>) -> Self {
+        match accept {
+            Some(a) if a.contains("application/openmetrics-text") => Self::OpenMetrics,
+            _ => Self::Text,
+        }
+    }
+
+    /// Its `Content-Type`.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Text => "text/plain; version=0.0.4; charset=utf-8",
+            Self::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+/// Counters of Coyote's plugins whose RoadRunner names do not end in
+/// `_total` (in the 0.0.4 format they keep their names as they are).
+const BARE_COUNTERS: &[&str] = &["rr_http_uptime_seconds"];
 
 /// What every scrape encodes: the run-time collectors, and whatever
 /// `sources` registers at that moment (pools and plugins that started
@@ -60,6 +94,17 @@ impl Metrics {
     /// The run-time collectors (RPC and `metrics.collect`).
     pub fn user(&self) -> &Arc<UserMetrics> {
         &self.user
+    }
+
+    /// The exposition in `format`.
+    pub fn render_as(&self, format: Format) -> String {
+        let openmetrics = self.render();
+        match format {
+            Format::OpenMetrics => openmetrics,
+            Format::Text => text::from_openmetrics(&openmetrics, &|family| {
+                BARE_COUNTERS.contains(&family) || self.user.is_bare_counter(family)
+            }),
+        }
     }
 
     /// The exposition text (OpenMetrics).

@@ -1,5 +1,9 @@
 //! Worker metrics read from the pools at scrape time, named like
-//! RoadRunner's (`rr_http_total_workers`, `rr_http_workers_ready`, ...).
+//! RoadRunner's (`rr_http_total_workers`, `rr_http_workers_memory_bytes`,
+//! `rr_http_worker_state`, `rr_http_worker_memory_bytes`,
+//! `rr_http_workers_ready` / `_working` / `_invalid`), plus Coyote's own
+//! (`_requests_waiting`, `_queue_waits`, `_queue_wait_seconds`,
+//! `_worker_processed_jobs`).
 
 use std::collections::BTreeMap;
 
@@ -66,10 +70,37 @@ impl Collector for PoolCollector {
                 "Workers marked for replacement",
                 workers.len() as i64 - count(WorkerStatus::Ready) - count(WorkerStatus::Working),
             )?;
+            let memory_total: u64 = workers.iter().map(|w| w.memory_rss).sum();
             gauge(
                 &mut encoder,
-                &format!("rr_{name}_requests_queue"),
-                "Requests waiting for a worker",
+                &format!("rr_{name}_workers_memory_bytes"),
+                "Memory usage by the pool's workers",
+                i64::try_from(memory_total).unwrap_or(i64::MAX),
+            )?;
+            // RoadRunner's state family: one series per worker, value 0,
+            // the state in a label.
+            let states = Family::<Vec<(String, String)>, Gauge>::default();
+            for w in &workers {
+                let _ = states.get_or_create(&vec![
+                    ("state".to_owned(), w.status.as_str().to_owned()),
+                    ("pid".to_owned(), w.pid.to_string()),
+                ]);
+            }
+            let state_name = format!("rr_{name}_worker_state");
+            let m = encoder.encode_descriptor(
+                &state_name,
+                "Worker current state",
+                None,
+                MetricType::Gauge,
+            )?;
+            states.encode(m)?;
+            // Not `rr_<pool>_requests_queue`: RoadRunner's
+            // `rr_http_requests_queue` (http_metrics) counts requests in
+            // flight, and the HTTP plugin's request metrics export it.
+            gauge(
+                &mut encoder,
+                &format!("rr_{name}_requests_waiting"),
+                "Requests waiting for a free worker",
                 pool.waiting() as i64,
             )?;
             let (waits, waited) = pool.queue_wait();

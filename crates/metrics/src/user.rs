@@ -334,6 +334,16 @@ impl UserMetrics {
     }
 
     /// Summaries in the text format (prometheus-client cannot encode them).
+    /// Whether `family` is a counter declared without the `_total` suffix
+    /// (scraped in the 0.0.4 format under that very name).
+    pub(crate) fn is_bare_counter(&self, family: &str) -> bool {
+        self.entries
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .any(|e| matches!(e.metric, Metric::Counter(_)) && e.exposed == family)
+    }
+
     pub(crate) fn render_summaries(&self) -> String {
         let entries = self
             .entries
@@ -412,7 +422,17 @@ impl Collector for UserMetrics {
                 Metric::Histogram(_) => MetricType::Histogram,
                 Metric::Summary(..) => continue,
             };
-            let m = encoder.encode_descriptor(&entry.exposed, &entry.help, None, kind)?;
+            // A counter's family is named without `_total` (the encoder
+            // adds it to the samples): `hits_total` declared is `hits_total`
+            // scraped, not `hits_total_total`.
+            let family = match &entry.metric {
+                Metric::Counter(_) => entry
+                    .exposed
+                    .strip_suffix("_total")
+                    .unwrap_or(&entry.exposed),
+                _ => &entry.exposed,
+            };
+            let m = encoder.encode_descriptor(family, &entry.help, None, kind)?;
             // A collector without labels is one series (shown from the
             // moment it is declared, as Go's client does), not a family.
             match (&entry.metric, entry.labels.is_empty()) {
