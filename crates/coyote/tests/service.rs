@@ -514,5 +514,11 @@ fn the_server_stop_leaves_no_process_behind_within_the_grace_period() {
     assert!(status.success(), "{status:?}");
     // SIGKILL comes before the 2 s grace deadline, not after timeout_stop_sec 60.
     assert!(took < Duration::from_secs(3), "the stop took {took:?}");
+    let log = server.output();
+    assert!(
+        !log.contains("abandon"),
+        "the host had to abandon the services:\n{log}"
+    );
+    assert!(log.contains("did not stop after SIGINT: SIGKILL"), "{log}");
     wait_gone(&pids, Duration::from_secs(2));
 }

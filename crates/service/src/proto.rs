@@ -122,3 +122,79 @@ pub struct Any {
     #[prost(bytes = "vec", tag = "2")]
     pub value: Vec<u8>,
 }
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+
+    use super::*;
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    const GOLDEN_CREATE: &str = "0a0463726f6e120970687020612e70687018022007280132060a014112013132060a0142120178380340014809";
+    const GOLDEN_NEGATIVE: &str = "0a016e18ffffffffffffffffff01";
+    const GOLDEN_STATUSES: &str = "0a190d000048411092211880e497d012220970687020612e7068700a2a104d220970687020612e7068702a1b08fdffffffffffffffff0112066578697465641a060a0174120176";
+    const GOLDEN_LIST: &str = "0a01610a026263";
+    const GOLDEN_RESPONSE: &str = "0a016d1001";
+
+    /// The bytes `php/tests/ServiceWireTest.php` checks the PHP encoder and
+    /// decoder against (the same constants on both sides).
+    #[test]
+    fn golden_bytes_shared_with_the_php_client() {
+        let create = Create {
+            name: "cron".into(),
+            command: "php a.php".into(),
+            process_num: 2,
+            exec_timeout: 7,
+            remain_after_exit: true,
+            env: [("A".into(), "1".into()), ("B".into(), "x".into())].into(),
+            restart_sec: 3,
+            service_name_in_logs: true,
+            timeout_stop_sec: 9,
+        };
+        assert_eq!(hex(&create.encode_to_vec()), GOLDEN_CREATE);
+        let negative = Create {
+            name: "n".into(),
+            process_num: -1,
+            ..Create::default()
+        };
+        assert_eq!(hex(&negative.encode_to_vec()), GOLDEN_NEGATIVE);
+        let statuses = Statuses {
+            status: vec![
+                Status {
+                    cpu_percent: 12.5,
+                    pid: 4242,
+                    memory_usage: 5_000_000_000,
+                    command: "php a.php".into(),
+                    status: None,
+                },
+                Status {
+                    cpu_percent: 0.0,
+                    pid: 77,
+                    memory_usage: 0,
+                    command: "php a.php".into(),
+                    status: Some(CommonStatus {
+                        code: -3,
+                        message: "exited".into(),
+                        details: vec![Any {
+                            type_url: "t".into(),
+                            value: b"v".to_vec(),
+                        }],
+                    }),
+                },
+            ],
+        };
+        assert_eq!(hex(&statuses.encode_to_vec()), GOLDEN_STATUSES);
+        let list = List {
+            services: vec!["a".into(), "bc".into()],
+        };
+        assert_eq!(hex(&list.encode_to_vec()), GOLDEN_LIST);
+        let response = Response {
+            message: "m".into(),
+            ok: true,
+        };
+        assert_eq!(hex(&response.encode_to_vec()), GOLDEN_RESPONSE);
+    }
+}
