@@ -61,6 +61,7 @@ impl Planned for PlannedServices {
             let mine = start.shutdown.clone();
             start.tracker.spawn(async move {
                 tokio::select! {
+                    biased;
                     () = watcher.lifecycle.shutdown().cancelled() => {
                         let _ = watcher.stopping_since.set(Instant::now());
                     }

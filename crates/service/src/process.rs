@@ -50,7 +50,14 @@ impl Ctx {
     fn kill_at(&self, timeout: Duration) -> tokio::time::Instant {
         let now = tokio::time::Instant::now();
         let mut at = now.checked_add(timeout).unwrap_or(now + FAR);
-        if let Some(began) = self.stopping_since.get() {
+        // The watcher task may not have run yet when the server's stop and
+        // ours come together: then the stop began now.
+        let began = if self.lifecycle.shutdown().is_cancelled() {
+            Some(self.stopping_since.get_or_init(Instant::now))
+        } else {
+            self.stopping_since.get()
+        };
+        if let Some(began) = began {
             let margin = (self.grace / 5).min(Duration::from_secs(1));
             if let Some(deadline) = began.checked_add(self.grace.saturating_sub(margin)) {
                 at = at.min(deadline.into());
