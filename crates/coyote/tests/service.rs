@@ -522,3 +522,25 @@ fn the_server_stop_leaves_no_process_behind_within_the_grace_period() {
     assert!(log.contains("did not stop after SIGINT: SIGKILL"), "{log}");
     wait_gone(&pids, Duration::from_secs(2));
 }
+
+#[test]
+fn a_bad_service_section_stops_the_server_before_anything_runs() {
+    let mut server = Server::start(
+        BIN,
+        "version: \"3\"\nrpc:\n  listen: tcp://127.0.0.1:0\nservice:\n  a:\n    process_num: 2\n  b:\n    command: sleep 100\n    exec_timeout: soon\n",
+        &[],
+    )
+    .unwrap();
+    let status = server.wait_exit(Duration::from_secs(10)).unwrap();
+    assert_eq!(status.code(), Some(3));
+    let log = server.output();
+    assert!(
+        log.contains(".rr.yaml:5:3: service.a.command: required key command is missing or empty"),
+        "{log}"
+    );
+    assert!(
+        log.contains(".rr.yaml:9:5: service.b.exec_timeout: invalid duration \"soon\""),
+        "{log}"
+    );
+    assert!(started(&server, "b").is_empty());
+}
