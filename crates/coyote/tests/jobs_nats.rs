@@ -467,7 +467,7 @@ fn a_cut_link_fails_pushes_and_consuming_resumes_by_itself() {
     let total = 2000;
     for b in 0..total / 100 {
         let batch: Vec<proto::Job> = (0..100)
-            .map(|i| job("p1", "ack", &format!("f{}", b * 100 + i)))
+            .map(|i| job("p1", "slow:3", &format!("f{}", b * 100 + i)))
             .collect();
         s.push(batch).unwrap();
         pushed.extend((0..100).map(|i| format!("f{}", b * 100 + i)));
@@ -501,6 +501,11 @@ fn a_cut_link_fails_pushes_and_consuming_resumes_by_itself() {
     let status = s.server.port("status", "status");
     assert_eq!(common::get(status, "/ready?plugin=jobs", "").status, 503);
     let at_restore = s.entries().len();
+    // 3 ms a job: two workers cannot have drained the stream before the cut.
+    assert!(
+        at_restore + 100 < total,
+        "the drain got too far before the cut ({at_restore} entries): nothing to resume"
+    );
     proxy.restore();
     let restored = Instant::now();
     let cut_ms = restored.duration_since(cut_at).as_millis();

@@ -275,6 +275,8 @@ impl AmqpDriver {
                 .is_some_and(|l| l.generation == generation && l.alive());
             if !current {
                 // Its connection is gone: the broker redelivers it.
+                tracing::debug!(target: "coyote::jobs", pipeline = %self.opts.pipeline, generation,
+                    "amqp: a delivery of a lost connection is left to the broker");
                 return;
             }
             if !st.running || st.stopped {
