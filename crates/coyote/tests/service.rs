@@ -1,5 +1,5 @@
 //! The `service` plugin end to end with real processes (small `sh`
-//! scripts): output in the log, restarts after `restart_sec`, SIGINT then
+//! scripts): output in the log, restarts after `restart_sec`, SIGTERM then
 //! SIGKILL, `exec_timeout`, `process_num`, the `service` RPC service as
 //! roadrunner-php/services calls it, a command that does not exist
 //! (retried with backoff, never a spin), and a server stop that leaves no
@@ -236,11 +236,11 @@ fn output_is_logged_and_an_exited_service_restarts_after_restart_sec() {
 }
 
 #[test]
-fn sigint_stops_a_service_and_sigkill_follows_for_one_that_ignores_it() {
+fn sigterm_stops_a_service_and_sigkill_follows_for_one_that_ignores_it() {
     let scripts = Scripts::new();
     let polite = scripts.sh(
         "polite",
-        "trap 'echo \"got SIGINT\"; exit 0' INT\necho ready\nwhile :; do sleep 0.05; done\n",
+        "trap 'echo \"got SIGTERM\"; exit 0' TERM\necho ready\nwhile :; do sleep 0.05; done\n",
     );
     let stubborn = scripts.sh(
         "stubborn",
@@ -271,7 +271,7 @@ fn sigint_stops_a_service_and_sigkill_follows_for_one_that_ignores_it() {
     assert!(client.ok("Terminate", "polite").unwrap());
     let polite_took = began.elapsed();
     assert!(polite_took < Duration::from_secs(1), "{polite_took:?}");
-    wait_log(&server, "got SIGINT", Duration::from_secs(2));
+    wait_log(&server, "got SIGTERM", Duration::from_secs(2));
     assert!(!alive(polite_pid));
 
     let began = Instant::now();
@@ -284,7 +284,7 @@ fn sigint_stops_a_service_and_sigkill_follows_for_one_that_ignores_it() {
     wait_gone(&[stubborn_pid, child], Duration::from_secs(2));
     assert!(server
         .output()
-        .contains("did not stop after SIGINT: SIGKILL"));
+        .contains("did not stop after SIGTERM: SIGKILL"));
     assert_eq!(client.list(), Vec::<String>::new());
     assert!(server.terminate(Duration::from_secs(15)).unwrap().success());
 }
@@ -519,7 +519,7 @@ fn the_server_stop_leaves_no_process_behind_within_the_grace_period() {
         !log.contains("abandon"),
         "the host had to abandon the services:\n{log}"
     );
-    assert!(log.contains("did not stop after SIGINT: SIGKILL"), "{log}");
+    assert!(log.contains("did not stop after SIGTERM: SIGKILL"), "{log}");
     wait_gone(&pids, Duration::from_secs(2));
 }
 

@@ -37,7 +37,7 @@ pub struct ServiceSpec {
     pub remain_after_exit: bool,
     /// Delay before a restart (and the first delay of the spawn backoff).
     pub restart: Duration,
-    /// Between SIGINT and SIGKILL when stopping.
+    /// Between SIGTERM and SIGKILL when stopping.
     pub stop_timeout: Duration,
     /// Tag the output lines with the service's name.
     pub name_in_log: bool,

@@ -6,7 +6,7 @@
 //! Each process runs in its own process group with stdin on /dev/null and
 //! its stdout and stderr logged line by line; it is restarted after
 //! `restart_sec` when `remain_after_exit`, killed past `exec_timeout`, and
-//! stopped with SIGINT to its group, SIGKILL after `timeout_stop_sec`.
+//! stopped with SIGTERM to its group, SIGKILL after `timeout_stop_sec`.
 //!
 //! # Layout
 //! - `plugin`: [`ServicePlugin`] on the host (plan, start, stop).

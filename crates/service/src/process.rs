@@ -1,6 +1,6 @@
 //! One process slot of a service: spawn (in its own process group), forward
 //! its output, wait for it (killing it past `exec_timeout`), restart it
-//! after `restart_sec` when `remain_after_exit`, and stop it: SIGINT to the
+//! after `restart_sec` when `remain_after_exit`, and stop it: SIGTERM to the
 //! group (RoadRunner's stop signal), SIGKILL after `timeout_stop_sec` or at
 //! the host's grace deadline, whichever comes first.
 //!
@@ -359,15 +359,15 @@ async fn run(ctx: &Ctx, spec: &ServiceSpec, mut p: Spawned, stop: &CancellationT
     end
 }
 
-/// SIGINT to the group, SIGKILL at the deadline (or at once when forced).
+/// SIGTERM to the group, SIGKILL at the deadline (or at once when forced).
 async fn graceful(ctx: &Ctx, spec: &ServiceSpec, p: &mut Spawned) -> std::io::Result<ExitStatus> {
-    signal_group(p.pid, Signal::SIGINT);
+    signal_group(p.pid, Signal::SIGTERM);
     let kill_at = ctx.kill_at(spec.stop_timeout);
     tokio::select! {
         status = p.child.wait() => return status,
         () = tokio::time::sleep_until(kill_at) => {
             tracing::warn!(target: "coyote::service", name = %spec.name, pid = p.pid,
-                timeout = ?spec.stop_timeout, "the service did not stop after SIGINT: SIGKILL");
+                timeout = ?spec.stop_timeout, "the service did not stop after SIGTERM: SIGKILL");
         }
         () = ctx.force.cancelled() => {}
     }

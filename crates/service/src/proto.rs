@@ -38,7 +38,7 @@ pub struct Create {
     /// Tag output lines with the name.
     #[prost(bool, tag = "8")]
     pub service_name_in_logs: bool,
-    /// Seconds between SIGINT and SIGKILL; 0: 5.
+    /// Seconds between SIGTERM and SIGKILL; 0: 5.
     #[prost(uint64, tag = "9")]
     pub timeout_stop_sec: u64,
 }
