@@ -79,6 +79,7 @@ pub fn builtin() -> Host {
                 .with_broker(&coyote_jobs_sqs::DRIVER),
         )
         .with(coyote_lock::LockPlugin)
+        .with(coyote_service::ServicePlugin)
         .with(coyote_http::HttpPlugin)
 }
 
