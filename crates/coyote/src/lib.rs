@@ -81,6 +81,7 @@ pub fn builtin() -> Host {
         .with(coyote_lock::LockPlugin)
         .with(coyote_service::ServicePlugin)
         .with(coyote_http::HttpPlugin)
+        .with(coyote_reload::ReloadPlugin)
 }
 
 /// Runs the command line with the plugins of `host`.

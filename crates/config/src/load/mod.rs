@@ -40,7 +40,6 @@ pub(crate) const NOT_YET_SUPPORTED: &[&str] = &[
     "temporal",
     "service",
     "otel",
-    "reload",
     "centrifuge",
     "amqp",
     "beanstalk",
