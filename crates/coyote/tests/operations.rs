@@ -245,16 +245,7 @@ fn metrics_from_pools_http_config_and_php() {
     let scrape = get(metrics_port, "/metrics", "");
     assert_eq!(scrape.status, 200);
     let text = scrape.text();
-    let value = |series: &str| -> f64 {
-        text.lines()
-            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
-            .unwrap_or_else(|| panic!("{series} missing from:\n{text}"))
-            .rsplit(' ')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
+    let value = |series: &str| common::series_value(&text, series);
     assert_eq!(value("rr_http_total_workers"), 2.0);
     assert_eq!(value("rr_http_workers_ready"), 2.0);
     assert_eq!(value("rr_http_request_total{status=\"200\"}"), 3.0);

@@ -206,16 +206,7 @@ fn roadrunners_families_parse_in_both_formats_with_its_names_types_labels_and_bu
         }
     }
     // The values behind the names.
-    let value = |series: &str| -> f64 {
-        text.lines()
-            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
-            .unwrap_or_else(|| panic!("{series} missing from:\n{text}"))
-            .rsplit(' ')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
+    let value = |series: &str| common::series_value(&text, series);
     assert_eq!(value("php_hits{route=\"/a\"}"), 2.0);
     assert_eq!(value("rr_http_request_total{status=\"200\"}"), 3.0);
     assert_eq!(value("rr_http_total_workers"), 2.0);

@@ -66,7 +66,7 @@ mod queue;
 mod relay;
 mod shards;
 mod spawn;
-mod stats;
+pub mod stats;
 mod stream;
 mod supervisor;
 mod worker;

@@ -1,5 +1,7 @@
 //! Per-process figures read from `/proc` (Linux): resident memory for
-//! `max_worker_memory` and memory/CPU columns for operators.
+//! `max_worker_memory` and memory/CPU columns for operators, as
+//! RoadRunner's gopsutil reports them (public: the service plugin reports
+//! its processes the same way).
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -18,14 +20,20 @@ pub(crate) struct Sample {
 pub(crate) fn sample(pid: u32, alive_for: Duration) -> Sample {
     Sample {
         rss: rss_bytes(pid).unwrap_or(0),
-        cpu_percent: cpu_seconds(pid)
-            .filter(|_| !alive_for.is_zero())
-            .map_or(0.0, |cpu| 100.0 * cpu / alive_for.as_secs_f64()),
+        cpu_percent: cpu_percent(pid, alive_for),
     }
 }
 
+/// CPU time over `alive_for`, in percent of one core; 0 when unknown.
+pub fn cpu_percent(pid: u32, alive_for: Duration) -> f64 {
+    if alive_for.is_zero() {
+        return 0.0;
+    }
+    cpu_seconds(pid).map_or(0.0, |cpu| 100.0 * cpu / alive_for.as_secs_f64())
+}
+
 /// Resident memory from the `VmRSS:` line (kB).
-pub(crate) fn rss_bytes(pid: u32) -> Option<u64> {
+pub fn rss_bytes(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -33,10 +41,10 @@ pub(crate) fn rss_bytes(pid: u32) -> Option<u64> {
 }
 
 /// User + system CPU seconds from `/proc/<pid>/stat` fields 14 and 15.
-fn cpu_seconds(pid: u32) -> Option<f64> {
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may contain spaces; fields resume after ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
     let mut fields = rest.split_whitespace().skip(11);
     let utime: f64 = fields.next()?.parse().ok()?;
     let stime: f64 = fields.next()?.parse().ok()?;
@@ -64,5 +72,6 @@ mod tests {
         assert!(rss_bytes(me).unwrap() > 1024 * 1024);
         assert!(cpu_seconds(me).is_some());
         assert_eq!(rss_bytes(u32::MAX).unwrap_or(0), 0);
+        assert_eq!(cpu_percent(u32::MAX, Duration::from_secs(1)), 0.0);
     }
 }

@@ -108,9 +108,9 @@ fn status(command: &str, state: &SlotState) -> proto::Status {
     let pid = i32::try_from(state.pid).unwrap_or(0);
     match state.running_since {
         Some(since) => proto::Status {
-            cpu_percent: crate::procstat::cpu_percent(state.pid, since.elapsed()) as f32,
+            cpu_percent: coyote_pool::stats::cpu_percent(state.pid, since.elapsed()) as f32,
             pid,
-            memory_usage: crate::procstat::rss_bytes(state.pid).unwrap_or(0),
+            memory_usage: coyote_pool::stats::rss_bytes(state.pid).unwrap_or(0),
             command: command.to_owned(),
             status: None,
         },

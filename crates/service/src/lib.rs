@@ -16,7 +16,6 @@
 //!   restart, statuses, list), one group of slots each.
 //! - `process`: one slot: spawn, wait, exec timeout, restart, backoff, stop.
 //! - `output`: stdout/stderr lines into the log.
-//! - `procstat`: memory and CPU figures from `/proc`.
 //! - `rpc`, `proto`: the `service` RPC service and its `service.v1` messages.
 //! - `error`: [`ServiceError`].
 
@@ -26,7 +25,6 @@ mod group;
 mod output;
 mod plugin;
 mod process;
-pub mod procstat;
 pub mod proto;
 mod rpc;
 

@@ -255,3 +255,15 @@ pub fn post(port: u16, path: &str, content_type: &str, body: &[u8]) -> Reply {
     req.extend_from_slice(body);
     raw(port, &req)
 }
+
+/// The value of the series `series` (name and labels as written) in a
+/// Prometheus text exposition, panicking with the text when it is missing.
+pub fn series_value(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .unwrap_or_else(|| panic!("{series} missing from:\n{text}"))
+        .rsplit(' ')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{series}: no number in:\n{text}"))
+}
