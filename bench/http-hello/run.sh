@@ -2,14 +2,25 @@
 # HTTP hello-world and JSON echo: Coyote vs nginx + php-fpm, same number of
 # PHP processes, wrk on loopback, in one run. Last line:
 #   http-hello coyote_rps=N fpm_rps=M ratio=R coyote_p99_ms=X fpm_p99_ms=Y coyote_rss_mb=Z
+#     cpu_us_per_req=C (cpu_user_us=U cpu_sys_us=S) allocs_per_req=A
+# CPU per request: utime+stime of the coyote process over the measured hello
+# run divided by the requests wrk completed. Allocations per request: a second,
+# short run of a `--features count-allocs` build (a counting global allocator,
+# exported as coyote_allocations_total), allocations over requests between two
+# scrapes; its rate is not reported (the counting costs two atomics per
+# allocation).
 # Usage: bench/http-hello/run.sh [WORKERS] [SECONDS] [CONNECTIONS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 workers=${1:-4}; seconds=${2:-10}; conns=${3:-64}
 scripts/deps.sh bench
+# The counting build first (kept aside), then the normal one: cargo keeps both
+# feature sets' artifacts, so switching back costs only the final link.
+cargo build --release -q -p coyote --features count-allocs
+counting_bin=$(mktemp); cp target/release/coyote "$counting_bin"
 cargo build --release -q -p coyote
-work=$(mktemp -d); chmod 755 "$work"; trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; [ -f "$work/fpm.pid" ] && kill "$(cat "$work/fpm.pid")" 2>/dev/null; rm -rf "$work"' EXIT
+work=$(mktemp -d); chmod 755 "$work"; trap 'rm -f "$counting_bin"; kill $(jobs -p) 2>/dev/null || true; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; [ -f "$work/fpm.pid" ] && kill "$(cat "$work/fpm.pid")" 2>/dev/null; rm -rf "$work"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cport=$(free_port); nport=$(free_port)
 
@@ -74,8 +85,10 @@ CONF
 nginx -c "$work/nginx.conf"
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$nport/" >/dev/null && break; sleep 0.1; done
 
-run_wrk() { # url -> "rps p99_ms"
-  wrk -t2 -c"$conns" -d"${seconds}s" --latency "$1" > "$work/wrk.txt" 2>&1
+ticks=$(getconf CLK_TCK)
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12, $13 }' "/proc/$1/stat"; } # utime stime
+run_wrk() { # url [seconds] -> "rps p99_ms"
+  wrk -t2 -c"$conns" -d"${2:-$seconds}s" --latency "$1" > "$work/wrk.txt" 2>&1
   rps=$(awk '/Requests\/sec/{print $2}' "$work/wrk.txt")
   p99=$(awk '$1=="99%"{v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}' "$work/wrk.txt")
   errors=$(awk '/Non-2xx|Socket errors/{print}' "$work/wrk.txt" | tr '\n' ' ')
@@ -86,14 +99,37 @@ for route in / "/echo?x=1"; do
   # warm up both, then measure side by side
   wrk -t1 -c8 -d1s "http://127.0.0.1:$cport$route" >/dev/null 2>&1
   wrk -t1 -c8 -d1s "http://127.0.0.1:$nport$route" >/dev/null 2>&1
+  read -r u0 s0 <<<"$(cpu_ticks "$coyote_pid")"
   read -r c_rps c_p99 c_err <<<"$(run_wrk "http://127.0.0.1:$cport$route")"
+  read -r u1 s1 <<<"$(cpu_ticks "$coyote_pid")"
+  c_reqs=$(awk '/requests in/{print $1}' "$work/wrk.txt")
   c_rss_kb=$(awk '/VmRSS/{print $2}' /proc/$coyote_pid/status)
   read -r f_rps f_p99 f_err <<<"$(run_wrk "http://127.0.0.1:$nport$route")"
   printf "%-8s %-6s %12s %10s  %s\n" coyote "$route" "$c_rps" "$c_p99" "${c_err:-}"
   printf "%-8s %-6s %12s %10s  %s\n" fpm "$route" "$f_rps" "$f_p99" "${f_err:-}"
-  [ "$route" = / ] && { h_c=$c_rps; h_f=$f_rps; h_cp=$c_p99; h_fp=$f_p99; }
+  if [ "$route" = / ]; then
+    h_c=$c_rps; h_f=$f_rps; h_cp=$c_p99; h_fp=$f_p99
+    cpu_user=$(python3 -c "print(f'{($u1-$u0)*1e6/$ticks/$c_reqs:.1f}')")
+    cpu_sys=$(python3 -c "print(f'{($s1-$s0)*1e6/$ticks/$c_reqs:.1f}')")
+    cpu_total=$(python3 -c "print(f'{(($u1-$u0)+($s1-$s0))*1e6/$ticks/$c_reqs:.1f}')")
+  fi
   if [ -n "${f_err:-}" ] || [ -n "${c_err:-}" ]; then echo "errors in a run: the comparison is invalid" >&2; exit 1; fi
 done
+# --- allocations per request (the counting build, same config plus metrics)
+kill "$coyote_pid"; wait "$coyote_pid" 2>/dev/null || true
+mport=$(free_port)
+sed "s/^logs:/metrics:\n  address: 127.0.0.1:$mport\nlogs:/" "$work/.rr.yaml" > "$work/count.rr.yaml"
+"$counting_bin" serve -c "$work/count.rr.yaml" > "$work/count.log" 2>&1 &
+count_pid=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$cport/" >/dev/null && break; sleep 0.1; done
+wrk -t1 -c8 -d1s "http://127.0.0.1:$cport/" >/dev/null 2>&1
+scrape() { curl -sf "http://127.0.0.1:$mport/metrics" | awk '$1=="coyote_allocations_total"{a=$2} $1 ~ /^rr_http_request_total/{r+=$2} END{print a, r}'; }
+read -r a0 r0 <<<"$(scrape)"
+run_wrk "http://127.0.0.1:$cport/" 3 >/dev/null
+read -r a1 r1 <<<"$(scrape)"
+allocs=$(python3 -c "print(f'{($a1-$a0)/($r1-$r0):.1f}')")
+kill "$count_pid"; wait "$count_pid" 2>/dev/null || true
+echo "coyote CPU per hello request: ${cpu_total} us (user ${cpu_user}, sys ${cpu_sys}); allocations per request: ${allocs} ($((r1-r0)) requests, count-allocs build)"
 echo "coyote RSS: idle $((idle_rss_kb/1024)) MB, under load $((c_rss_kb/1024)) MB (server process only, workers excluded)"
 ratio=$(python3 -c "print(f'{$h_c/$h_f:.2f}')")
-echo "http-hello coyote_rps=$h_c fpm_rps=$h_f ratio=$ratio coyote_p99_ms=$h_cp fpm_p99_ms=$h_fp coyote_rss_mb=$((idle_rss_kb/1024))"
+echo "http-hello coyote_rps=$h_c fpm_rps=$h_f ratio=$ratio coyote_p99_ms=$h_cp fpm_p99_ms=$h_fp coyote_rss_mb=$((idle_rss_kb/1024)) cpu_us_per_req=$cpu_total cpu_user_us=$cpu_user cpu_sys_us=$cpu_sys allocs_per_req=$allocs"

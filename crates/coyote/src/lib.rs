@@ -62,6 +62,9 @@ pub fn runtime_failure(error: impl Into<anyhow::Error>) -> Failure {
     }
 }
 
+#[cfg(feature = "count-allocs")]
+pub mod allocs;
+
 /// The built-in plugins, in start order (stopped in reverse): one line
 /// per plugin.
 pub fn builtin() -> Host {

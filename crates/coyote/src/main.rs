@@ -2,5 +2,9 @@
 //! building a server with plugins of your own).
 
 fn main() -> std::process::ExitCode {
-    coyote::main_with(coyote::builtin())
+    #[cfg(feature = "count-allocs")]
+    let host = coyote::builtin().with(coyote::allocs::AllocsPlugin);
+    #[cfg(not(feature = "count-allocs"))]
+    let host = coyote::builtin();
+    coyote::main_with(host)
 }
