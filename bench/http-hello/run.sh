@@ -18,7 +18,7 @@ scripts/deps.sh bench
 # The counting build first (kept aside), then the normal one: cargo keeps both
 # feature sets' artifacts, so switching back costs only the final link.
 cargo build --release -q -p coyote --features count-allocs
-counting_bin=$(mktemp); cp target/release/coyote "$counting_bin"
+counting_bin=$(mktemp); cp target/release/coyote "$counting_bin"; chmod 755 "$counting_bin"
 cargo build --release -q -p coyote
 work=$(mktemp -d); chmod 755 "$work"; trap 'rm -f "$counting_bin"; kill $(jobs -p) 2>/dev/null || true; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; [ -f "$work/fpm.pid" ] && kill "$(cat "$work/fpm.pid")" 2>/dev/null; rm -rf "$work"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -122,6 +122,7 @@ sed "s/^logs:/metrics:\n  address: 127.0.0.1:$mport\nlogs:/" "$work/.rr.yaml" > 
 "$counting_bin" serve -c "$work/count.rr.yaml" > "$work/count.log" 2>&1 &
 count_pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$cport/" >/dev/null && break; sleep 0.1; done
+curl -sf "http://127.0.0.1:$cport/" >/dev/null || { echo "the count-allocs build did not start:" >&2; cat "$work/count.log" >&2; exit 1; }
 wrk -t1 -c8 -d1s "http://127.0.0.1:$cport/" >/dev/null 2>&1
 scrape() { curl -sf "http://127.0.0.1:$mport/metrics" | awk '$1=="coyote_allocations_total"{a=$2} $1 ~ /^rr_http_request_total/{r+=$2} END{print a, r}'; }
 read -r a0 r0 <<<"$(scrape)"
