@@ -175,10 +175,20 @@ pub(crate) fn encode(
                 uploads,
                 attributes: BTreeMap::new(),
             };
-            (
-                goridge::flags::CODEC_JSON,
-                serde_json::to_vec(&context).unwrap_or_else(|_| b"{}".to_vec()),
-            )
+            // Sized once for a typical context (the fixed keys are ~150
+            // bytes): a growing Vec would reallocate three or four times.
+            let guess = 256
+                + meta.uri.len()
+                + meta
+                    .headers
+                    .iter()
+                    .map(|(k, v)| k.len() + 8 + v.iter().map(|s| s.len() + 3).sum::<usize>())
+                    .sum::<usize>();
+            let mut out = Vec::with_capacity(guess);
+            if serde_json::to_writer(&mut out, &context).is_err() {
+                out = b"{}".to_vec();
+            }
+            (goridge::flags::CODEC_JSON, out)
         }
         ContextEncoding::Proto => {
             use prost::Message;
