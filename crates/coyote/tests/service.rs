@@ -124,12 +124,7 @@ struct Client {
 
 impl Client {
     fn connect(server: &Server) -> Self {
-        let address = server.address("rpc", "rpc").unwrap();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let client = runtime.block_on(RpcClient::connect(&address)).unwrap();
+        let (runtime, client) = common::blocking_rpc(server);
         Self { runtime, client }
     }
 

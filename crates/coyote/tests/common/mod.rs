@@ -267,3 +267,17 @@ pub fn series_value(text: &str, series: &str) -> f64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("{series}: no number in:\n{text}"))
 }
+
+/// An RPC client on its own connection to `server`, with the runtime that
+/// drives it (for tests that call RPC services one blocking call at a time).
+pub fn blocking_rpc(server: &Server) -> (tokio::runtime::Runtime, coyote_rpc::RpcClient) {
+    let address = server.address("rpc", "rpc").unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = runtime
+        .block_on(coyote_rpc::RpcClient::connect(&address))
+        .unwrap();
+    (runtime, client)
+}
