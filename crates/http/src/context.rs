@@ -13,14 +13,31 @@ use crate::ContextEncoding;
 
 /// What is known about a request before its body is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Meta {
-    pub(crate) remote_addr: String,
+pub(crate) struct Meta<'a> {
+    /// Kept as an address: it is formatted straight into the context.
+    pub(crate) remote_addr: IpAddr,
     pub(crate) protocol: &'static str,
-    pub(crate) method: String,
-    pub(crate) uri: String,
+    /// Standard methods are stored without allocating.
+    pub(crate) method: hyper::Method,
+    pub(crate) uri: Uri<'a>,
     pub(crate) headers: BTreeMap<String, Vec<String>>,
     pub(crate) cookies: BTreeMap<String, String>,
     pub(crate) raw_query: String,
+}
+
+/// The absolute request URI, in the parts it is made of: formatted where
+/// it is written, never built as a `String` of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Uri<'a> {
+    scheme: &'a str,
+    host: &'a str,
+    path_and_query: &'a str,
+}
+
+impl std::fmt::Display for Uri<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}{}", self.scheme, self.host, self.path_and_query)
+    }
 }
 
 /// Go's `CanonicalMIMEHeaderKey`: `content-type` -> `Content-Type`.
@@ -99,11 +116,11 @@ pub(crate) fn cookies(parts: &Parts) -> BTreeMap<String, String> {
 /// (400). The URI is built from validated parts only: the scheme, the
 /// checked authority (`localhost` when the request names none) and the
 /// path and query hyper parsed.
-pub(crate) fn meta(
-    parts: &Parts,
+pub(crate) fn meta<'a>(
+    parts: &'a Parts,
     client: IpAddr,
-    scheme: &str,
-) -> Result<Meta, crate::host::HostError> {
+    scheme: &'a str,
+) -> Result<Meta<'a>, crate::host::HostError> {
     let host = crate::host::authority(parts)?.unwrap_or("localhost");
     let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, value) in &parts.headers {
@@ -122,8 +139,13 @@ pub(crate) fn meta(
         // `OPTIONS *` and the like: no path to route on.
         "/"
     };
+    let uri = Uri {
+        scheme,
+        host,
+        path_and_query,
+    };
     Ok(Meta {
-        remote_addr: client.to_string(),
+        remote_addr: client,
         protocol: match parts.version {
             Version::HTTP_09 => "HTTP/0.9",
             Version::HTTP_10 => "HTTP/1.0",
@@ -131,21 +153,28 @@ pub(crate) fn meta(
             Version::HTTP_3 => "HTTP/3.0",
             _ => "HTTP/1.1",
         },
-        method: parts.method.as_str().to_owned(),
-        uri: format!("{scheme}://{host}{path_and_query}"),
+        method: parts.method.clone(),
+        uri,
         headers,
         cookies: cookies(parts),
         raw_query: strip_crlf(parts.uri.query().unwrap_or("")),
     })
 }
 
+/// Serialises through `Display` without an intermediate `String`.
+fn display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct JsonContext<'a> {
-    remote_addr: &'a str,
+    #[serde(serialize_with = "display")]
+    remote_addr: &'a IpAddr,
     protocol: &'a str,
     method: &'a str,
-    uri: &'a str,
+    #[serde(serialize_with = "display")]
+    uri: &'a Uri<'a>,
     headers: &'a BTreeMap<String, Vec<String>>,
     cookies: &'a BTreeMap<String, String>,
     raw_query: &'a str,
@@ -156,7 +185,7 @@ struct JsonContext<'a> {
 
 /// Encodes the context; returns the frame codec flag and the bytes.
 pub(crate) fn encode(
-    meta: &Meta,
+    meta: &Meta<'_>,
     parsed: bool,
     uploads: Option<&Value>,
     encoding: ContextEncoding,
@@ -166,7 +195,7 @@ pub(crate) fn encode(
             let context = JsonContext {
                 remote_addr: &meta.remote_addr,
                 protocol: meta.protocol,
-                method: &meta.method,
+                method: meta.method.as_str(),
                 uri: &meta.uri,
                 headers: &meta.headers,
                 cookies: &meta.cookies,
@@ -178,7 +207,9 @@ pub(crate) fn encode(
             // Sized once for a typical context (the fixed keys are ~150
             // bytes): a growing Vec would reallocate three or four times.
             let guess = 256
-                + meta.uri.len()
+                + meta.uri.scheme.len()
+                + meta.uri.host.len()
+                + meta.uri.path_and_query.len()
                 + meta
                     .headers
                     .iter()
@@ -196,10 +227,10 @@ pub(crate) fn encode(
                 value: v.iter().map(|s| s.as_bytes().to_vec()).collect(),
             };
             let request = proto::Request {
-                remote_addr: meta.remote_addr.clone(),
+                remote_addr: meta.remote_addr.to_string(),
                 protocol: meta.protocol.to_owned(),
-                method: meta.method.clone(),
-                uri: meta.uri.clone(),
+                method: meta.method.as_str().to_owned(),
+                uri: meta.uri.to_string(),
                 header: meta
                     .headers
                     .iter()
@@ -257,7 +288,8 @@ mod tests {
 
     #[test]
     fn json_context_has_roadrunner_fields() {
-        let meta = meta(&sample(), "10.1.2.3".parse().unwrap(), "http").unwrap();
+        let parts = sample();
+        let meta = meta(&parts, "10.1.2.3".parse().unwrap(), "http").unwrap();
         let (codec, bytes) = encode(&meta, false, None, ContextEncoding::Json);
         assert_eq!(codec, goridge::flags::CODEC_JSON);
         let v: Value = serde_json::from_slice(&bytes).unwrap();
@@ -281,7 +313,8 @@ mod tests {
 
     #[test]
     fn proto_context_decodes_back() {
-        let meta = meta(&sample(), "10.1.2.3".parse().unwrap(), "https").unwrap();
+        let parts = sample();
+        let meta = meta(&parts, "10.1.2.3".parse().unwrap(), "https").unwrap();
         let uploads = serde_json::json!({"f": {"name": "a.txt"}});
         let (codec, bytes) = encode(&meta, true, Some(&uploads), ContextEncoding::Proto);
         assert_eq!(codec, goridge::flags::CODEC_PROTO);

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use futures::StreamExt;
-use http_body_util::{BodyExt, Full, StreamBody};
+use http_body_util::StreamBody;
 use hyper::body::Frame;
 use hyper::header::{
     HeaderMap, HeaderName, HeaderValue, ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE,
@@ -187,11 +187,7 @@ fn extension_allowed(path: &Path, opts: &StaticOptions) -> bool {
 }
 
 fn empty(status: StatusCode) -> Response<HttpBody> {
-    let mut r = Response::new(
-        Full::new(Bytes::new())
-            .map_err(|e| match e {})
-            .boxed_unsync(),
-    );
+    let mut r = Response::new(crate::handler::whole(Bytes::new()));
     *r.status_mut() = status;
     r
 }
@@ -319,15 +315,13 @@ pub(crate) async fn serve(
     };
     headers.insert(CONTENT_LENGTH, HeaderValue::from(count));
     let body: HttpBody = if method == Method::HEAD {
-        Full::new(Bytes::new())
-            .map_err(|e| match e {})
-            .boxed_unsync()
+        crate::handler::whole(Bytes::new())
     } else {
         let mut file = tokio::fs::File::from_std(file);
         file.seek(SeekFrom::Start(start)).await.ok()?;
         let chunks = tokio_util::io::ReaderStream::new(file.take(count))
             .map(|chunk| chunk.map(Frame::data).map_err(crate::body::BoxError::from));
-        StreamBody::new(chunks).boxed_unsync()
+        crate::handler::boxed(StreamBody::new(chunks))
     };
     let mut response = Response::new(body);
     *response.status_mut() = status;
@@ -337,6 +331,8 @@ pub(crate) async fn serve(
 
 #[cfg(test)]
 mod tests {
+    use http_body_util::BodyExt;
+
     use super::*;
 
     #[test]

@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Body;
 use hyper::header::{
     HeaderMap, HeaderValue, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, VARY,
@@ -78,12 +78,7 @@ pub(crate) async fn compress(response: Response<HttpBody>) -> Response<HttpBody>
         Ok(collected) => collected.to_bytes(),
         Err(e) => {
             tracing::warn!(target: "coyote::http", error = %e, "response body failed before compression");
-            return Response::from_parts(
-                parts,
-                Full::new(Bytes::new())
-                    .map_err(|e| match e {})
-                    .boxed_unsync(),
-            );
+            return Response::from_parts(parts, crate::handler::whole(Bytes::new()));
         }
     };
     let mut encoder = flate2::write::GzEncoder::new(
@@ -101,10 +96,7 @@ pub(crate) async fn compress(response: Response<HttpBody>) -> Response<HttpBody>
         }
         _ => bytes,
     };
-    Response::from_parts(
-        parts,
-        Full::new(body).map_err(|e| match e {}).boxed_unsync(),
-    )
+    Response::from_parts(parts, crate::handler::whole(body))
 }
 
 #[cfg(test)]
@@ -114,11 +106,7 @@ mod tests {
     use super::*;
 
     fn response(ct: &str, body: &'static [u8]) -> Response<HttpBody> {
-        let mut r = Response::new(
-            Full::new(Bytes::from_static(body))
-                .map_err(|e| match e {})
-                .boxed_unsync(),
-        );
+        let mut r = Response::new(crate::handler::whole(Bytes::from_static(body)));
         r.headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
         r

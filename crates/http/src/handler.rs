@@ -17,8 +17,61 @@ use crate::response::{self, DeclaredLength, Head, HeadLimits};
 use crate::uploads::{self, TempFiles};
 use crate::{context, form, HttpOptions};
 
-/// The body type of every response.
-pub type HttpBody = UnsyncBoxBody<Bytes, BoxError>;
+/// The body type of every response: one buffer as it is (most answers,
+/// with no allocation for the body itself), or any other body, boxed.
+/// (`http_body_util::Either` would do, but its error type trips the
+/// higher-ranked `Send` bound hyper's connection future needs.)
+pub enum HttpBody {
+    /// One buffer.
+    Whole(Full<Bytes>),
+    /// Streamed, files, trailers.
+    Boxed(UnsyncBoxBody<Bytes, BoxError>),
+}
+
+impl Body for HttpBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        // Both variants are Unpin, so the enum is.
+        match self.get_mut() {
+            Self::Whole(b) => std::pin::Pin::new(b)
+                .poll_frame(cx)
+                .map(|f| f.map(|r| r.map_err(|e| match e {}))),
+            Self::Boxed(b) => std::pin::Pin::new(b).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Whole(b) => b.is_end_stream(),
+            Self::Boxed(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match self {
+            Self::Whole(b) => b.size_hint(),
+            Self::Boxed(b) => b.size_hint(),
+        }
+    }
+}
+
+/// A body of one buffer.
+pub(crate) fn whole(bytes: impl Into<Bytes>) -> HttpBody {
+    HttpBody::Whole(Full::new(bytes.into()))
+}
+
+/// Any other body (streamed, files, trailers).
+pub(crate) fn boxed<B>(body: B) -> HttpBody
+where
+    B: Body<Data = Bytes, Error = BoxError> + Send + 'static,
+{
+    HttpBody::Boxed(body.boxed_unsync())
+}
 
 /// Serves requests from one pool with one set of options.
 pub struct Handler {
@@ -45,11 +98,7 @@ struct Prepared {
 }
 
 pub(crate) fn full(status: StatusCode, text: impl Into<Bytes>) -> Response<HttpBody> {
-    let mut response = Response::new(
-        Full::new(text.into())
-            .map_err(|e| match e {})
-            .boxed_unsync(),
-    );
+    let mut response = Response::new(crate::handler::whole(text.into()));
     *response.status_mut() = status;
     response
 }
@@ -76,8 +125,28 @@ impl Handler {
         &self.opts
     }
 
-    /// Answers one request from `peer`.
-    pub async fn handle<B>(&self, req: Request<B>, peer: SocketAddr) -> Response<HttpBody>
+    /// Answers one request from `peer`; an [`crate::interim::Interim`]
+    /// and [`crate::server::Https`] in the request's extensions say how
+    /// the connection can answer.
+    pub async fn handle<B>(&self, mut req: Request<B>, peer: SocketAddr) -> Response<HttpBody>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let interim = req.extensions_mut().remove::<crate::interim::Interim>();
+        let https = req.extensions().get::<crate::server::Https>().is_some();
+        self.handle_on(req, peer, interim, https).await
+    }
+
+    /// [`Handler::handle`] with the connection's facts passed directly:
+    /// the server's hot path (request extensions cost three allocations).
+    pub(crate) async fn handle_on<B>(
+        &self,
+        req: Request<B>,
+        peer: SocketAddr,
+        interim: Option<crate::interim::Interim>,
+        https: bool,
+    ) -> Response<HttpBody>
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
@@ -85,12 +154,7 @@ impl Handler {
         let started = Instant::now();
         let _in_flight = self.metrics.as_ref().map(crate::HttpMetrics::started);
         let (mut parts, body) = req.into_parts();
-        let interim = parts.extensions.remove::<crate::interim::Interim>();
-        let scheme = if parts.extensions.get::<crate::server::Https>().is_some() {
-            "https"
-        } else {
-            "http"
-        };
+        let scheme = if https { "https" } else { "http" };
         let headers = self.opts.headers.as_ref();
         if let Some(cors) = headers.and_then(|h| h.cors.as_ref()) {
             if let Some((status, cors_headers)) =
@@ -173,7 +237,7 @@ impl Handler {
     async fn run<B>(
         &self,
         parts: &hyper::http::request::Parts,
-        meta: &context::Meta,
+        meta: &context::Meta<'_>,
         body: B,
         interim: Option<crate::interim::Interim>,
     ) -> Response<HttpBody>
@@ -393,12 +457,12 @@ impl Handler {
                     trailers.map(|t| (Ok(Frame::trailers(t)), (None, None, files, None)))
                 },
             );
-            StreamBody::new(chunks).boxed_unsync()
+            crate::handler::boxed(StreamBody::new(chunks))
         } else {
             // A HEAD answer ends here; a streamed one is cancelled by
             // dropping the stream (the worker gets STOP).
             drop((files, stream));
-            Full::new(first_body).map_err(|e| match e {}).boxed_unsync()
+            crate::handler::whole(first_body)
         };
         let mut response = Response::new(body);
         *response.status_mut() = status;
@@ -477,11 +541,8 @@ impl Handler {
 /// be trailers (RFC 9110, 6.5.1: framing, routing, `Trailer` itself and the
 /// content's own metadata) stay in the head and are not announced.
 fn split_trailers(
-    headers: Vec<(hyper::header::HeaderName, HeaderValue)>,
-) -> (
-    Vec<(hyper::header::HeaderName, HeaderValue)>,
-    Option<hyper::HeaderMap>,
-) {
+    headers: crate::response::HeadHeaders,
+) -> (crate::response::HeadHeaders, Option<hyper::HeaderMap>) {
     if !headers
         .iter()
         .any(|(name, _)| *name == hyper::header::TRAILER)
@@ -496,7 +557,7 @@ fn split_trailers(
         .map(|n| n.trim().to_ascii_lowercase())
         .filter(|n| !n.is_empty() && !NOT_TRAILERS.contains(&n.as_str()))
         .collect();
-    let mut head = Vec::with_capacity(headers.len());
+    let mut head = crate::response::HeadHeaders::with_capacity(headers.len());
     if names.is_empty() {
         head.extend(
             headers
@@ -553,7 +614,7 @@ mod tests {
 
     #[test]
     fn trailers_never_carry_framing_or_routing() {
-        let (head, trailers) = split_trailers(vec![
+        let (head, trailers) = split_trailers(smallvec::smallvec![
             pair("trailer", "X-Checksum, Content-Type, Host"),
             pair("x-checksum", "abc"),
             pair("content-type", "text/plain"),
@@ -574,11 +635,13 @@ mod tests {
                 ("trailer", "x-checksum")
             ]
         );
-        let (head, trailers) =
-            split_trailers(vec![pair("trailer", "content-length"), pair("x-a", "1")]);
+        let (head, trailers) = split_trailers(smallvec::smallvec![
+            pair("trailer", "content-length"),
+            pair("x-a", "1")
+        ]);
         assert!(trailers.is_none());
         assert_eq!(head.len(), 1, "an announcement of nothing is dropped");
-        let (head, trailers) = split_trailers(vec![pair("x-a", "1")]);
+        let (head, trailers) = split_trailers(smallvec::smallvec![pair("x-a", "1")]);
         assert!(trailers.is_none() && head.len() == 1);
     }
 }

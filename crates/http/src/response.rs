@@ -35,12 +35,15 @@ pub(crate) enum DeclaredLength {
     Invalid,
 }
 
+/// A response head's headers: most heads fit inline.
+pub(crate) type HeadHeaders = smallvec::SmallVec<[(HeaderName, HeaderValue); 4]>;
+
 /// Status and headers of one response (or of one informational 1xx).
 #[derive(Debug)]
 pub(crate) struct Head {
     pub(crate) status: StatusCode,
     /// End-to-end headers only; framing headers are never in here.
-    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) headers: HeadHeaders,
     /// The worker's `Content-Length`, when it sent one.
     pub(crate) content_length: Option<DeclaredLength>,
     /// The worker sent `Connection: close`: the server closes the
@@ -77,25 +80,30 @@ pub(crate) enum HeadError {
     },
 }
 
-/// Header names with their raw values, as decoded.
-type RawHeaders = Vec<(String, Vec<Vec<u8>>)>;
-
-/// Counts header lines and bytes against the limits as they are decoded,
-/// so an oversized head is refused before it is all built.
-struct Budget {
+/// Builds the head as it is decoded: every `name: value` line is counted
+/// against the limits, then classified and kept, dropped or recorded, with
+/// no intermediate list of raw headers (one allocation per kept value).
+struct Builder {
     limits: HeadLimits,
     headers: usize,
     bytes: usize,
     exceeded: Option<HeadError>,
+    head: Head,
 }
 
-impl Budget {
+impl Builder {
     fn new(limits: HeadLimits) -> Self {
         Self {
             limits,
             headers: 0,
             bytes: 0,
             exceeded: None,
+            head: Head {
+                status: StatusCode::OK,
+                headers: HeadHeaders::new(),
+                content_length: None,
+                close: false,
+            },
         }
     }
 
@@ -119,10 +127,81 @@ impl Budget {
     fn refuse<E: de::Error>(&self) -> E {
         E::custom("response head over the limits")
     }
+
+    /// A header name as the worker sent it: `None` (logged) when invalid,
+    /// its values are then counted and dropped.
+    fn name(raw: &str) -> Option<HeaderName> {
+        let name = HeaderName::from_bytes(raw.as_bytes());
+        if name.is_err() {
+            tracing::warn!(target: "coyote::http", header = %raw, "worker sent an invalid header name; dropped");
+        }
+        name.ok()
+    }
+
+    /// Counts one line, then keeps, records or drops it.
+    fn add(&mut self, name: Option<&HeaderName>, name_len: usize, value: &[u8]) -> bool {
+        if !self.charge(name_len, value.len()) {
+            return false;
+        }
+        let Some(name) = name else { return true };
+        match kind(name) {
+            Kind::EndToEnd => match HeaderValue::from_bytes(value) {
+                Ok(value) => self.head.headers.push((name.clone(), value)),
+                Err(_) => {
+                    tracing::warn!(target: "coyote::http", header = %name, "worker sent an invalid header value; dropped");
+                }
+            },
+            Kind::Length => {
+                let this =
+                    declared_length(value).map_or(DeclaredLength::Invalid, DeclaredLength::Valid);
+                self.head.content_length = match self.head.content_length {
+                    None => Some(this),
+                    Some(prev) if prev == this => Some(prev),
+                    Some(_) => Some(DeclaredLength::Invalid),
+                };
+            }
+            Kind::Connection => {
+                self.head.close |= value
+                    .split(|b| *b == b',')
+                    .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"));
+            }
+            Kind::Framing => {
+                tracing::debug!(target: "coyote::http", header = %name,
+                    "worker sent a hop-by-hop header; the server frames responses itself, dropped");
+            }
+        }
+        true
+    }
+}
+
+/// A JSON string, borrowed from the context when it has no escapes
+/// (serde's own `Cow<str>` always copies).
+struct Text<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
 }
 
 /// The top-level JSON object: `{"status": int, "headers": {...}}`.
-struct HeadSeed<'a>(&'a mut Budget);
+struct HeadSeed<'a>(&'a mut Builder);
 
 #[derive(Deserialize)]
 #[serde(field_identifier, rename_all = "lowercase")]
@@ -134,7 +213,7 @@ enum Field {
 }
 
 impl<'de> DeserializeSeed<'de> for HeadSeed<'_> {
-    type Value = (i64, RawHeaders);
+    type Value = i64;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
@@ -142,7 +221,7 @@ impl<'de> DeserializeSeed<'de> for HeadSeed<'_> {
 }
 
 impl<'de> Visitor<'de> for HeadSeed<'_> {
-    type Value = (i64, RawHeaders);
+    type Value = i64;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a response context object")
@@ -150,25 +229,24 @@ impl<'de> Visitor<'de> for HeadSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut status = 0;
-        let mut headers = Vec::new();
         while let Some(field) = map.next_key::<Field>()? {
             match field {
                 Field::Status => status = map.next_value::<Option<i64>>()?.unwrap_or(0),
-                Field::Headers => headers = map.next_value_seed(HeadersSeed(&mut *self.0))?,
+                Field::Headers => map.next_value_seed(HeadersSeed(&mut *self.0))?,
                 Field::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        Ok((status, headers))
+        Ok(status)
     }
 }
 
 /// `"headers"`: an object of name -> string or list of strings, or null.
-struct HeadersSeed<'a>(&'a mut Budget);
+struct HeadersSeed<'a>(&'a mut Builder);
 
 impl<'de> DeserializeSeed<'de> for HeadersSeed<'_> {
-    type Value = RawHeaders;
+    type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_option(self)
@@ -176,34 +254,34 @@ impl<'de> DeserializeSeed<'de> for HeadersSeed<'_> {
 }
 
 impl<'de> Visitor<'de> for HeadersSeed<'_> {
-    type Value = RawHeaders;
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object of header names to values")
     }
 
-    fn visit_none<E: de::Error>(self) -> Result<RawHeaders, E> {
-        Ok(Vec::new())
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<RawHeaders, E> {
-        Ok(Vec::new())
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<RawHeaders, D::Error> {
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_map(self)
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawHeaders, A::Error> {
-        let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8).min(64));
-        while let Some(name) = map.next_key::<String>()? {
-            let values = map.next_value_seed(ValuesSeed {
-                budget: &mut *self.0,
-                name: name.len(),
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(Text(raw)) = map.next_key::<Text<'de>>()? {
+            let name = Builder::name(&raw);
+            map.next_value_seed(ValuesSeed {
+                builder: &mut *self.0,
+                name: name.as_ref(),
+                name_len: raw.len(),
             })?;
-            out.push((name, values));
         }
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -211,12 +289,23 @@ impl<'de> Visitor<'de> for HeadersSeed<'_> {
 /// hand: serde's `untagged` would buffer every value and build, then
 /// discard, an error for each list, on every response).
 struct ValuesSeed<'a> {
-    budget: &'a mut Budget,
-    name: usize,
+    builder: &'a mut Builder,
+    name: Option<&'a HeaderName>,
+    name_len: usize,
+}
+
+impl ValuesSeed<'_> {
+    fn one<E: de::Error>(&mut self, value: &str) -> Result<(), E> {
+        if self.builder.add(self.name, self.name_len, value.as_bytes()) {
+            Ok(())
+        } else {
+            Err(self.builder.refuse())
+        }
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for ValuesSeed<'_> {
-    type Value = Vec<Vec<u8>>;
+    type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
@@ -224,32 +313,44 @@ impl<'de> DeserializeSeed<'de> for ValuesSeed<'_> {
 }
 
 impl<'de> Visitor<'de> for ValuesSeed<'_> {
-    type Value = Vec<Vec<u8>>;
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a string or a list of strings")
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        self.visit_string(v.to_owned())
+    fn visit_str<E: de::Error>(mut self, v: &str) -> Result<(), E> {
+        self.one(v)
     }
 
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        if !self.budget.charge(self.name, v.len()) {
-            return Err(self.budget.refuse());
-        }
-        Ok(vec![v.into_bytes()])
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut one = OneValue(self);
+        while seq.next_element_seed(&mut one)?.is_some() {}
+        Ok(())
+    }
+}
+
+/// One string of a header's list, handed to the builder where it lies
+/// (an escaped string is never copied into a `String` of its own).
+struct OneValue<'a>(ValuesSeed<'a>);
+
+impl<'de> DeserializeSeed<'de> for &mut OneValue<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for &mut OneValue<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(1).min(16));
-        while let Some(value) = seq.next_element::<String>()? {
-            if !self.budget.charge(self.name, value.len()) {
-                return Err(self.budget.refuse());
-            }
-            values.push(value.into_bytes());
-        }
-        Ok(values)
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.0.one(v)
     }
 }
 
@@ -312,34 +413,33 @@ pub(crate) fn parse(context: &[u8], codec: u8, limits: HeadLimits) -> Result<Hea
             limit: limits.max_bytes,
         });
     }
-    let mut budget = Budget::new(limits);
-    let (status, raw_headers): (i64, RawHeaders) = if proto {
+    let mut builder = Builder::new(limits);
+    let status: i64 = if proto {
         use prost::Message;
         let r = crate::proto::Response::decode(context).map_err(|e| HeadError::Decode {
             encoding: "protobuf",
             reason: e.to_string(),
         })?;
-        let mut headers = Vec::with_capacity(r.headers.len().min(limits.max_headers));
-        for (name, values) in r.headers {
+        for (raw, values) in &r.headers {
+            let name = Builder::name(raw);
             for value in &values.value {
-                if !budget.charge(name.len(), value.len()) {
-                    return Err(budget.exceeded.take().unwrap_or(HeadError::TooLarge {
+                if !builder.add(name.as_ref(), raw.len(), value) {
+                    return Err(builder.exceeded.take().unwrap_or(HeadError::TooLarge {
                         limit: limits.max_bytes,
                     }));
                 }
             }
-            headers.push((name, values.value));
         }
-        (r.status, headers)
+        r.status
     } else {
         let mut de = serde_json::Deserializer::from_slice(context);
-        let parsed = HeadSeed(&mut budget)
+        let parsed = HeadSeed(&mut builder)
             .deserialize(&mut de)
-            .and_then(|head| de.end().map(|()| head));
+            .and_then(|status| de.end().map(|()| status));
         match parsed {
-            Ok(head) => head,
+            Ok(status) => status,
             Err(e) => {
-                return Err(budget.exceeded.take().unwrap_or(HeadError::Decode {
+                return Err(builder.exceeded.take().unwrap_or(HeadError::Decode {
                     encoding: "JSON",
                     reason: e.to_string(),
                 }))
@@ -351,53 +451,8 @@ pub(crate) fn parse(context: &[u8], codec: u8, limits: HeadLimits) -> Result<Hea
         .filter(|s| (100..=599).contains(s))
         .and_then(|s| StatusCode::from_u16(s).ok())
         .ok_or(HeadError::Status(status))?;
-    let mut head = Head {
-        status,
-        headers: Vec::with_capacity(budget.headers),
-        content_length: None,
-        close: false,
-    };
-    for (name, values) in raw_headers {
-        let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
-            tracing::warn!(target: "coyote::http", header = %name, "worker sent an invalid header name; dropped");
-            continue;
-        };
-        match kind(&name) {
-            Kind::EndToEnd => {}
-            Kind::Length => {
-                for value in &values {
-                    let this = declared_length(value)
-                        .map_or(DeclaredLength::Invalid, DeclaredLength::Valid);
-                    head.content_length = match head.content_length {
-                        None => Some(this),
-                        Some(prev) if prev == this => Some(prev),
-                        Some(_) => Some(DeclaredLength::Invalid),
-                    };
-                }
-                continue;
-            }
-            Kind::Connection => {
-                head.close |= values.iter().any(|v| {
-                    v.split(|b| *b == b',')
-                        .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"))
-                });
-                continue;
-            }
-            Kind::Framing => {
-                tracing::debug!(target: "coyote::http", header = %name,
-                    "worker sent a hop-by-hop header; the server frames responses itself, dropped");
-                continue;
-            }
-        }
-        for value in values {
-            match HeaderValue::from_bytes(&value) {
-                Ok(value) => head.headers.push((name.clone(), value)),
-                Err(_) => {
-                    tracing::warn!(target: "coyote::http", header = %name, "worker sent an invalid header value; dropped");
-                }
-            }
-        }
-    }
+    let mut head = builder.head;
+    head.status = status;
     Ok(head)
 }
 
@@ -438,6 +493,25 @@ mod tests {
         assert!(head.headers.is_empty());
         let head = json(br#"{"status":200,"headers":{"X-One":"single"},"extra":[1]}"#).unwrap();
         assert_eq!(head.headers[0].1, "single");
+    }
+
+    #[test]
+    fn escaped_names_and_values_are_unescaped() {
+        // PHP's json_encode escapes `/`; names may carry escapes too.
+        let head = json(
+            br#"{"status":200,"headers":{"Content-Type":["text\/plain"],"X-\u0041":"a\/b","Connection":["keep-alive, cl\u006fse"]}}"#,
+        )
+        .unwrap();
+        let got: Vec<(&str, &[u8])> = head
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            .collect();
+        assert_eq!(
+            got,
+            [("content-type", &b"text/plain"[..]), ("x-a", &b"a/b"[..])]
+        );
+        assert!(head.close, "an escaped close token still closes");
     }
 
     #[test]

@@ -208,17 +208,12 @@ async fn connection<I>(
 {
     let opts = handler.options().clone();
     let (io, interim) = interim::wrap(io);
-    let service = service_fn(move |mut req: Request<Incoming>| {
+    let service = service_fn(move |req: Request<Incoming>| {
         let handler = handler.clone();
         // Interim responses are written as HTTP/1.1 text: never on h2, and
         // never to an HTTP/1.0 client (RFC 9110, 15.2).
-        if req.version() == hyper::Version::HTTP_11 {
-            req.extensions_mut().insert(interim.clone());
-        }
-        if https {
-            req.extensions_mut().insert(Https);
-        }
-        async move { Ok::<_, Infallible>(handler.handle(req, peer).await) }
+        let interim = (req.version() == hyper::Version::HTTP_11).then(|| interim.clone());
+        async move { Ok::<_, Infallible>(handler.handle_on(req, peer, interim, https).await) }
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
