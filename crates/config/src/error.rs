@@ -77,6 +77,10 @@ pub enum ProblemKind {
     File,
     /// Something worth telling but not fatal (only used for warnings).
     Warning,
+    /// A key (or top-level section) no one reads: a warning, or an error
+    /// with [`LoadOptions::strict`](crate::LoadOptions::strict). Its message
+    /// names the closest known key when one is close enough to be a typo.
+    UnknownKey,
 }
 
 /// One bad key: where it is, its dotted path and what is wrong with it.
@@ -156,7 +160,9 @@ impl fmt::Display for Problem {
 pub enum ConfigError {
     /// The configuration file (or an included file, or the dotenv file)
     /// could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    // The I/O error is the source, not part of this message: printed as
+    // a chain (`{:#}`), it would otherwise appear twice.
+    #[error("cannot read {}", path.display())]
     Read {
         /// The file that could not be read.
         path: PathBuf,
@@ -165,11 +171,15 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The file was read but is not a valid configuration. Every problem
-    /// found is listed, one per line.
-    #[error("{}", ProblemList(problems))]
+    /// found is listed, one per line, followed by the warnings found on the
+    /// way (an unknown key often explains a missing one), each line
+    /// starting with `warning: `.
+    #[error("{}", ProblemList(problems, warnings))]
     Invalid {
         /// Every bad key, in source order.
         problems: Vec<Problem>,
+        /// The warnings, formatted like [`Loaded::warnings`](crate::Loaded::warnings).
+        warnings: Vec<String>,
     },
 }
 
@@ -177,19 +187,33 @@ impl ConfigError {
     /// The individual problems (empty for [`ConfigError::Read`]).
     pub fn problems(&self) -> &[Problem] {
         match self {
-            Self::Invalid { problems } => problems,
+            Self::Invalid { problems, .. } => problems,
             Self::Read { .. } => &[],
         }
     }
 
-    pub(crate) fn invalid(mut problems: Vec<Problem>) -> Self {
+    /// The warnings found before the problems stopped the load (empty for
+    /// [`ConfigError::Read`]).
+    pub fn warnings(&self) -> &[String] {
+        match self {
+            Self::Invalid { warnings, .. } => warnings,
+            Self::Read { .. } => &[],
+        }
+    }
+
+    pub(crate) fn invalid(mut problems: Vec<Problem>, mut warnings: Vec<Problem>) -> Self {
         problems.sort_by_key(Problem::sort_key);
         problems.dedup();
-        Self::Invalid { problems }
+        warnings.sort_by_key(Problem::sort_key);
+        warnings.dedup();
+        Self::Invalid {
+            problems,
+            warnings: warnings.iter().map(ToString::to_string).collect(),
+        }
     }
 }
 
-struct ProblemList<'a>(&'a [Problem]);
+struct ProblemList<'a>(&'a [Problem], &'a [String]);
 
 impl fmt::Display for ProblemList<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -198,6 +222,9 @@ impl fmt::Display for ProblemList<'_> {
                 f.write_str("\n")?;
             }
             write!(f, "{p}")?;
+        }
+        for w in self.1 {
+            write!(f, "\nwarning: {w}")?;
         }
         Ok(())
     }
@@ -210,24 +237,33 @@ mod tests {
     #[test]
     fn display_lists_every_problem_on_its_own_line() {
         let src: Arc<str> = Arc::from(".rr.yaml");
-        let err = ConfigError::invalid(vec![
-            Problem::new(
-                ProblemKind::Invalid,
-                "http.pool.num_workers",
-                "invalid type: string \"abc\", expected an integer",
-                Some(Location::new(src.clone(), 12, 5)),
-            ),
-            Problem::new(
-                ProblemKind::Missing,
-                "server.command",
-                "required",
-                Some(Location::new(src, 2, 1)),
-            ),
-        ]);
+        let err = ConfigError::invalid(
+            vec![
+                Problem::new(
+                    ProblemKind::Invalid,
+                    "http.pool.num_workers",
+                    "invalid type: string \"abc\", expected an integer",
+                    Some(Location::new(src.clone(), 12, 5)),
+                ),
+                Problem::new(
+                    ProblemKind::Missing,
+                    "server.command",
+                    "required",
+                    Some(Location::new(src.clone(), 2, 1)),
+                ),
+            ],
+            vec![Problem::new(
+                ProblemKind::UnknownKey,
+                "http.pool.num_worker",
+                "unknown key, ignored; did you mean `num_workers`?",
+                Some(Location::new(src, 13, 5)),
+            )],
+        );
         assert_eq!(
             err.to_string(),
             ".rr.yaml:2:1: server.command: required\n\
-             .rr.yaml:12:5: http.pool.num_workers: invalid type: string \"abc\", expected an integer"
+             .rr.yaml:12:5: http.pool.num_workers: invalid type: string \"abc\", expected an integer\n\
+             warning: .rr.yaml:13:5: http.pool.num_worker: unknown key, ignored; did you mean `num_workers`?"
         );
     }
 

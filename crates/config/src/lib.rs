@@ -49,12 +49,12 @@
 //!
 //! let (greeter, warnings) = loaded.config.sections["greeter"].decode::<Greeter>("greeter").unwrap();
 //! assert_eq!(greeter.greeting, "42");
-//! assert_eq!(warnings, ["<string>:4:3: greeter.dri: unknown key, ignored"]);
+//! assert_eq!(warnings, ["<string>:4:3: greeter.dri: unknown key, ignored; did you mean `dir`?"]);
 //!
 //! // `dir` is absent (the default applies): reported at `greeter`.
 //! let path = "greeter.dir";
 //! let problem = Problem::new(ProblemKind::File, path, "not a directory", loaded.tree.locate(path));
-//! let err = ConfigError::Invalid { problems: vec![problem] };
+//! let err = ConfigError::Invalid { problems: vec![problem], warnings: vec![] };
 //! assert_eq!(err.to_string(), "<string>:2:1: greeter.dir: not a directory");
 //! ```
 //!
@@ -93,7 +93,10 @@
 //! - Typing is weak as in RoadRunner: `"4"` is an integer, a string where a
 //!   list is expected is split on commas (`-o server.command=php,worker.php`,
 //!   as Laravel Octane passes it), `null` is the same as an absent key.
-//!   Unknown keys and sections produce warnings, not errors; a section that
+//!   Unknown keys and sections produce warnings (errors with
+//!   [`LoadOptions::strict`]), each with "did you mean `X`?" when a known
+//!   key is a few edits away; a required key left out by such a typo is
+//!   reported at the typo. A section that
 //!   a registered plugin consumes ([`LoadOptions::plugin_sections`]) is kept
 //!   raw for it ([`Config::sections`], [`Node::decode`]) without one.
 //! - A command given as one string (or a one-element list) is split on
@@ -113,6 +116,7 @@ mod fields;
 mod load;
 mod node;
 pub mod sections;
+mod suggest;
 mod validate;
 
 use std::collections::{BTreeMap, HashMap};
@@ -169,6 +173,10 @@ pub struct LoadOptions {
     /// `rpc`, ...) are decoded and checked by the crate whether listed or
     /// not.
     pub plugin_sections: Vec<String>,
+    /// Unknown keys and unknown sections are errors, not warnings
+    /// (`coyote serve --strict`, `COYOTE_STRICT=1`). Kept in
+    /// [`Loaded::strict`] so plugins decode their sections the same way.
+    pub strict: bool,
 }
 
 /// A loaded configuration with what was worth telling about it.
@@ -185,6 +193,9 @@ pub struct Loaded {
     /// The whole configuration after includes, expansion and overrides
     /// (what RoadRunner's `rpc.Config` returns, as JSON via serde).
     pub tree: Node,
+    /// [`LoadOptions::strict`]: plugins decode their sections with
+    /// [`Node::decode_with`] in the same mode.
+    pub strict: bool,
 }
 
 /// A `.rr.yaml` configuration. Sections that enable a plugin are `Option`s:
@@ -313,7 +324,7 @@ pub fn fuzz_load(bytes: &[u8]) {
                 let _ = jobs.decode::<BTreeMap<String, Vec<String>>>("jobs");
             }
         }
-        Err(ConfigError::Invalid { problems }) => assert!(!problems.is_empty()),
+        Err(ConfigError::Invalid { problems, .. }) => assert!(!problems.is_empty()),
         Err(other) => {
             let _ = other.to_string();
         }

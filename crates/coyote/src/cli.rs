@@ -6,14 +6,24 @@ use clap::{Args, Parser, Subcommand};
 
 /// Coyote: a RoadRunner-compatible PHP application server.
 #[derive(Parser, Debug)]
-#[command(name = "coyote", version, about, long_about = None)]
+#[command(
+    name = "coyote",
+    about,
+    long_about = None,
+    disable_version_flag = true,
+    arg_required_else_help = true
+)]
 pub struct Cli {
+    /// Print the version: first RoadRunner's `rr version X (...)` line
+    /// (what tools such as Laravel Octane parse), then Coyote's own.
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
     /// Options shared by every command (accepted before or after it).
     #[command(flatten)]
     pub global: Global,
     /// What to do.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// RoadRunner's global flags.
@@ -47,6 +57,31 @@ pub struct Global {
     /// No log output.
     #[arg(short = 's', long = "silent", global = true)]
     pub silent: bool,
+    /// `serve`: write the server's pid to `.pid` in the working directory
+    /// (removed on exit), for `coyote stop`.
+    #[arg(short = 'p', long = "pid", global = true)]
+    pub pid: bool,
+    /// `serve`: write the pid to this file instead; `stop`: read it from
+    /// here.
+    #[arg(long = "pid-file", value_name = "PATH", global = true)]
+    pub pid_file: Option<PathBuf>,
+    /// `stop`: a second SIGTERM a second later (an immediate stop), unless
+    /// the server is gone by then.
+    #[arg(short = 'f', long = "force", global = true)]
+    pub force: bool,
+    /// Unknown keys in the configuration are errors, not warnings (also
+    /// `COYOTE_STRICT=1`).
+    #[arg(long = "strict", global = true)]
+    pub strict: bool,
+}
+
+impl Global {
+    /// `--strict`, or `COYOTE_STRICT` set to `1` or `true`.
+    pub fn strict(&self) -> bool {
+        self.strict
+            || std::env::var("COYOTE_STRICT")
+                .is_ok_and(|v| matches!(v.trim(), "1") || v.trim().eq_ignore_ascii_case("true"))
+    }
 }
 
 /// Subcommands.
@@ -73,6 +108,9 @@ pub enum Command {
         /// Plugins to reset (default: all).
         plugins: Vec<String>,
     },
+    /// Stop a server started with `serve -p` (or `--pid-file`): SIGTERM to
+    /// the pid in its pid file (`-f`: a second one, an immediate stop).
+    Stop,
     /// Inspect and steer the jobs pipelines of a running server.
     Jobs {
         /// What to do.

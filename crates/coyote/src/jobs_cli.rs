@@ -11,6 +11,7 @@ use prost::Message;
 
 use crate::cli::{Global, JobsCommand};
 use crate::ops::{connect, rpc_address, runtime};
+use crate::output::print;
 use crate::{runtime_failure, Failure};
 
 async fn call<A: Message, R: Message + Default>(
@@ -71,8 +72,7 @@ pub fn run(global: &Global, command: &JobsCommand) -> Result<(), Failure> {
                 let mut stats: proto::Stats =
                     call(&mut client, "jobs.Stat", &proto::Empty {}).await?;
                 stats.stats.sort_by(|a, b| a.pipeline.cmp(&b.pipeline));
-                print!("{}", table(&stats.stats));
-                return Ok(());
+                return print(&table(&stats.stats));
             }
             JobsCommand::Pause { pipelines } => ("jobs.Pause", pipelines),
             JobsCommand::Resume { pipelines } => ("jobs.Resume", pipelines),
@@ -95,9 +95,10 @@ pub fn run(global: &Global, command: &JobsCommand) -> Result<(), Failure> {
         } else {
             done.pipelines
         };
-        for name in shown {
-            println!("{verb}: {name}");
-        }
-        Ok(())
+        let lines: String = shown
+            .iter()
+            .map(|name| format!("{verb}: {name}\n"))
+            .collect();
+        print(&lines)
     })
 }

@@ -9,20 +9,23 @@
 //! }
 //! ```
 //!
-//! `main_with` parses the command line (`serve`, `workers`, `reset`), runs
-//! the command, prints the whole error chain and maps failures to exit
-//! codes (see README).
+//! `main_with` parses the command line (`serve`, `workers`, `reset`,
+//! `jobs`, `stop`, `-v`), runs the command, prints the whole error chain
+//! and maps failures to exit codes (see README).
 
 mod cli;
 mod jobs_cli;
 mod ops;
+mod output;
 mod serve;
+mod stop;
+pub mod version;
 
 pub use coyote_host::{Host, Plugin};
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 /// Exit code for a failure while starting or running.
 const EXIT_RUNTIME: u8 = 1;
@@ -47,6 +50,8 @@ pub struct Failure {
 }
 
 /// A configuration failure (exit code 3).
+/// (A configuration file that cannot be read at all is a runtime failure,
+/// exit code 1, as with `rr`.)
 pub fn config_failure(error: impl Into<anyhow::Error>) -> Failure {
     Failure {
         kind: FailureKind::Config,
@@ -90,19 +95,35 @@ pub fn builtin() -> Host {
 /// Runs the command line with the plugins of `host`.
 pub fn main_with(host: Host) -> ExitCode {
     let cli = cli::Cli::parse();
-    let result = match cli.command {
-        cli::Command::Serve { report } => serve::run(&cli.global, host, report),
-        cli::Command::Workers {
-            plugins,
-            interactive,
-        } => ops::workers(&cli.global, &plugins, interactive),
-        cli::Command::Reset { plugins } => ops::reset(&cli.global, &plugins),
-        cli::Command::Jobs { command } => jobs_cli::run(&cli.global, &command),
+    let result = if cli.version {
+        output::print(&version::text())
+    } else {
+        let Some(command) = cli.command else {
+            cli::Cli::command()
+                .error(
+                    clap::error::ErrorKind::MissingSubcommand,
+                    "name a command (serve, workers, reset, jobs, stop)",
+                )
+                .exit()
+        };
+        match command {
+            cli::Command::Serve { report } => serve::run(&cli.global, host, report),
+            cli::Command::Workers {
+                plugins,
+                interactive,
+            } => ops::workers(&cli.global, &plugins, interactive),
+            cli::Command::Reset { plugins } => ops::reset(&cli.global, &plugins),
+            cli::Command::Jobs { command } => jobs_cli::run(&cli.global, &command),
+            cli::Command::Stop => stop::run(&cli.global),
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`coyote workers | head -1`): nothing is
+        // wrong and there is no one to tell.
+        Err(failure) if output::is_closed_stdout(&failure) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("coyote: {:#}", failure.error);
+            output::eprint_line(&format!("coyote: {:#}", failure.error));
             ExitCode::from(match failure.kind {
                 FailureKind::Config => EXIT_CONFIG,
                 FailureKind::Runtime => EXIT_RUNTIME,

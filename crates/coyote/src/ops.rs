@@ -9,6 +9,7 @@ use coyote_rpc::services::WorkerState;
 use coyote_rpc::RpcClient;
 
 use crate::cli::Global;
+use crate::output::print;
 use crate::{config_failure, runtime_failure, Failure};
 
 #[derive(serde::Deserialize)]
@@ -121,11 +122,12 @@ pub fn workers(global: &Global, asked: &[String], interactive: bool) -> Result<(
                 screen.push('\n');
             }
             if !interactive {
-                print!("{screen}");
-                return Ok(());
+                return print(&screen);
             }
             // Clear the terminal and redraw, like `rr workers -i`.
-            println!("\x1b[2J\x1b[H{screen}(refreshing every second; Ctrl-C to quit)");
+            print(&format!(
+                "\x1b[2J\x1b[H{screen}(refreshing every second; Ctrl-C to quit)\n"
+            ))?;
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => return Ok(()),
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -141,7 +143,7 @@ pub fn reset(global: &Global, asked: &[String]) -> Result<(), Failure> {
         let mut client = connect(&address).await?;
         let names = plugins(&mut client, "resetter.List", asked).await?;
         for name in names {
-            println!("Resetting plugin: [{name}]");
+            print(&format!("Resetting plugin: [{name}]\n"))?;
             let started = Instant::now();
             let done: bool = client
                 .call_json("resetter.Reset", &name)
@@ -149,7 +151,10 @@ pub fn reset(global: &Global, asked: &[String]) -> Result<(), Failure> {
                 .with_context(|| format!("resetter.Reset {name}"))
                 .map_err(runtime_failure)?;
             if done {
-                println!("  done in {:.1}s", started.elapsed().as_secs_f64());
+                print(&format!(
+                    "  done in {:.1}s\n",
+                    started.elapsed().as_secs_f64()
+                ))?;
             } else {
                 return Err(runtime_failure(anyhow!("reset of {name} reported failure")));
             }

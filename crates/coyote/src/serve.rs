@@ -6,17 +6,17 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use coyote_config::{Config, LoadOptions, Loaded};
-use coyote_host::{logging, Host, Lifecycle};
+use coyote_config::{Config, ConfigError, LoadOptions, Loaded};
+use coyote_host::{logging, Host, Lifecycle, Notifier};
 use coyote_pool::Shards;
 
 use crate::cli::Global;
+use crate::stop::{serve_pid_file, PidFile};
 use crate::{config_failure, runtime_failure, Failure};
 
-/// Loads `-c FILE` with the process environment, `--dotenv` and `-o`.
-/// `plugin_sections` are the sections the registered plugins decode
-/// themselves (not warned about as unknown).
-pub fn load(global: &Global, plugin_sections: Vec<String>) -> Result<(Loaded, PathBuf), Failure> {
+/// The absolute config path (`-c`) and the working directory: `-w`, else
+/// the config file's directory (as with `rr`).
+fn paths(global: &Global) -> Result<(PathBuf, PathBuf), Failure> {
     let config_path = std::path::absolute(&global.config)
         .with_context(|| format!("config path {}", global.config.display()))
         .map_err(config_failure)?;
@@ -28,6 +28,21 @@ pub fn load(global: &Global, plugin_sections: Vec<String>) -> Result<(Loaded, Pa
             .parent()
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
     };
+    Ok((config_path, working_dir))
+}
+
+/// The working directory (`-w`, else the config file's directory).
+pub(crate) fn working_dir(global: &Global) -> Result<PathBuf, Failure> {
+    paths(global).map(|(_, dir)| dir)
+}
+
+/// Loads `-c FILE` with the process environment, `--dotenv`, `-o` and
+/// `--strict`. `plugin_sections` are the sections the registered plugins
+/// decode themselves (not warned about as unknown). A file that cannot be
+/// read is a runtime failure (exit 1); a file that does not validate, a
+/// configuration failure (exit 3).
+pub fn load(global: &Global, plugin_sections: Vec<String>) -> Result<(Loaded, PathBuf), Failure> {
+    let (config_path, working_dir) = paths(global)?;
     let env: HashMap<String, String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
@@ -39,9 +54,13 @@ pub fn load(global: &Global, plugin_sections: Vec<String>) -> Result<(Loaded, Pa
             overrides: global.overrides.clone(),
             working_dir: Some(working_dir.clone()),
             plugin_sections,
+            strict: global.strict(),
         },
     )
-    .map_err(config_failure)?;
+    .map_err(|e| match e {
+        ConfigError::Read { .. } => runtime_failure(e),
+        e => config_failure(e),
+    })?;
     Ok((loaded, working_dir))
 }
 
@@ -49,22 +68,16 @@ pub fn load(global: &Global, plugin_sections: Vec<String>) -> Result<(Loaded, Pa
 /// runs the server until a stop signal (or a fatal error).
 pub fn run(global: &Global, host: Host, report: Option<PathBuf>) -> Result<(), Failure> {
     let (loaded, working_dir) = load(global, host.sections())?;
+    // Before the chdir: `--pid-file` is relative to where coyote started.
+    let pid_path = serve_pid_file(global, &working_dir);
     // Relative paths in the config (static dir, uploads dir, unix sockets)
     // are relative to the working directory, as with `rr`.
     std::env::set_current_dir(&working_dir)
         .with_context(|| format!("cannot enter working dir {}", working_dir.display()))
         .map_err(config_failure)?;
-    let plan = match host.plan(&loaded, &working_dir) {
-        Ok(plan) => plan,
-        Err(problems) => {
-            // Logging is not set up yet; the warnings may explain the
-            // problems (a typo in a key, an old version), so they go first.
-            for warning in &loaded.warnings {
-                eprintln!("coyote: warning: {warning}");
-            }
-            return Err(config_failure(problems));
-        }
-    };
+    // On problems, the error lists the warnings too (a typo in a key, an
+    // old version may explain them).
+    let plan = host.plan(&loaded, &working_dir).map_err(config_failure)?;
     logging::init(
         &loaded.config.logs,
         logging::Overrides {
@@ -105,7 +118,12 @@ pub fn run(global: &Global, host: Host, report: Option<PathBuf>) -> Result<(), F
         .build()
         .context("cannot start the async runtime")
         .map_err(runtime_failure)?;
-    let lifecycle = Lifecycle::new().with_report(report);
+    let notifier = Notifier::from_socket_name(std::env::var_os("NOTIFY_SOCKET"))
+        .context("NOTIFY_SOCKET is not a usable socket name")
+        .map_err(runtime_failure)?;
+    // Removed when this function returns, whatever the outcome.
+    let _pid_file = pid_path.map(PidFile::create).transpose()?;
+    let lifecycle = Lifecycle::new().with_report(report).with_notifier(notifier);
     let result = runtime.block_on(plan.run(lifecycle, shards.clone()));
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     // Plugins have stopped inside `run`: nothing runs on the shards any

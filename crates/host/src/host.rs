@@ -77,16 +77,19 @@ impl Host {
 
     /// Plans every plugin. Nothing has run or been bound when this
     /// returns; on any problem (from any plugin) the error lists them all,
-    /// with their key paths and positions.
+    /// with their key paths and positions, followed by every warning (the
+    /// loader's and the plugins'). Unknown keys in the plugins' sections
+    /// are errors when the config was loaded with `strict`.
     ///
     /// # Errors
-    /// [`ConfigError::Invalid`] with every problem found.
+    /// [`ConfigError::Invalid`] with every problem and warning found.
     pub fn plan(&self, loaded: &Loaded, working_dir: &Path) -> Result<HostPlan, ConfigError> {
         let mut planned = Vec::new();
         let mut problems: Vec<Problem> = Vec::new();
         let mut warnings = Vec::new();
         for plugin in &self.plugins {
-            let mut plan = Plan::new(&loaded.config, &loaded.tree, working_dir);
+            let mut plan =
+                Plan::new(&loaded.config, &loaded.tree, working_dir).strict(loaded.strict);
             let options = plugin.plan(&mut plan);
             problems.append(&mut plan.problems);
             warnings.append(&mut plan.warnings);
@@ -106,7 +109,10 @@ impl Host {
             });
         }
         if !problems.is_empty() {
-            return Err(ConfigError::Invalid { problems });
+            // The loader's warnings may explain the plugins' problems (a
+            // typo in a key, an old version): printed with them.
+            let warnings = loaded.warnings.iter().cloned().chain(warnings).collect();
+            return Err(ConfigError::Invalid { problems, warnings });
         }
         Ok(HostPlan {
             planned,

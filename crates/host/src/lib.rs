@@ -33,6 +33,7 @@
 //! - `logging`: `logs` -> a tracing subscriber.
 //! - `lifecycle`: [`Phase`], observable on a watch channel and in the
 //!   `--report` file, and the signals that drive it.
+//! - `sd_notify`: [`Notifier`], systemd's `READY=1` / `STOPPING=1`.
 //! - `error`: [`ServerError`].
 
 pub mod accept;
@@ -46,6 +47,7 @@ mod plan;
 mod plugin;
 mod pools;
 mod rpc;
+pub mod sd_notify;
 mod start;
 mod users;
 
@@ -57,5 +59,6 @@ pub use plan::Plan;
 pub use plugin::{BoxFuture, Planned, Plugin, Running, StartError};
 pub use pools::pool_options;
 pub use rpc::RpcPlugin;
+pub use sd_notify::Notifier;
 pub use start::{Checker, Registry, Start};
 pub use users::resolve_user;

@@ -1,11 +1,14 @@
 //! The server's lifecycle: an observable phase (tests and the status
-//! plugin read it instead of sleeping) and the signals that drive it.
+//! plugin read it instead of sleeping; systemd hears of it through
+//! [`Notifier`]) and the signals that drive it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+
+use crate::sd_notify::Notifier;
 
 /// Where the server is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +43,7 @@ pub struct Lifecycle {
     shutdown: CancellationToken,
     force: CancellationToken,
     report: Option<Arc<Path>>,
+    notifier: Option<Arc<Notifier>>,
 }
 
 impl Default for Lifecycle {
@@ -56,7 +60,16 @@ impl Lifecycle {
             shutdown: CancellationToken::new(),
             force: CancellationToken::new(),
             report: None,
+            notifier: None,
         }
+    }
+
+    /// Tells systemd (`Type=notify`) `READY=1` once every plugin is
+    /// serving and `STOPPING=1` when the stop begins: `coyote serve` passes
+    /// the socket from `$NOTIFY_SOCKET`.
+    pub fn with_notifier(mut self, notifier: Option<Notifier>) -> Self {
+        self.notifier = notifier.map(Arc::new);
+        self
     }
 
     /// Also appends every event (phases, bound addresses) to `file`, one
@@ -98,6 +111,19 @@ impl Lifecycle {
         tracing::debug!(target: "coyote::server", ?phase, "lifecycle");
         self.phase.send_replace(phase);
         self.report(&format!("phase {}", phase.name()));
+        let state = match phase {
+            Phase::Running => "READY=1",
+            Phase::Stopping => "STOPPING=1",
+            Phase::Starting | Phase::Stopped => return,
+        };
+        if let Some(notifier) = &self.notifier {
+            match notifier.notify(state) {
+                Ok(()) => tracing::debug!(target: "coyote::server", socket = notifier.name(),
+                    state, "sd_notify sent"),
+                Err(e) => tracing::warn!(target: "coyote::server", socket = notifier.name(),
+                    state, error = %e, "sd_notify failed"),
+            }
+        }
     }
 
     /// Cancelled when a graceful stop begins.

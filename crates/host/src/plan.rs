@@ -14,6 +14,8 @@ pub struct Plan<'a> {
     config: &'a Config,
     tree: &'a Node,
     working_dir: &'a Path,
+    /// Unknown keys are errors (`--strict`).
+    strict: bool,
     pub(crate) problems: Vec<Problem>,
     pub(crate) warnings: Vec<String>,
 }
@@ -24,9 +26,16 @@ impl<'a> Plan<'a> {
             config,
             tree,
             working_dir,
+            strict: false,
             problems: Vec::new(),
             warnings: Vec::new(),
         }
+    }
+
+    /// Decodes sections with unknown keys as errors.
+    pub(crate) fn strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
     }
 
     /// The typed configuration.
@@ -85,24 +94,12 @@ impl<'a> Plan<'a> {
     }
 
     /// Decodes the raw section `name` with the loader's rules (weak
-    /// typing, RoadRunner's defaults through `serde(default)`), recording
-    /// every bad key. `None` when the section is absent or invalid.
+    /// typing, RoadRunner's defaults through `serde(default)`, unknown keys
+    /// as warnings or, with `--strict`, errors), recording every bad key.
+    /// `None` when the section is absent or invalid.
     pub fn decode<T: DeserializeOwned>(&mut self, name: &str) -> Option<T> {
         let node = self.section(name)?;
-        match node.decode::<T>(name) {
-            Ok((value, warnings)) => {
-                self.warnings.extend(warnings);
-                Some(value)
-            }
-            Err(ConfigError::Invalid { problems }) => {
-                self.problems.extend(problems);
-                None
-            }
-            Err(other) => {
-                self.problem(name, other.to_string());
-                None
-            }
-        }
+        self.decode_node(node, name)
     }
 
     /// Decodes `node` (a part of a section, found at the dotted `path`)
@@ -110,13 +107,14 @@ impl<'a> Plan<'a> {
     /// invalid. For sections whose parts decode differently by a key (a
     /// pipeline's `config` by its `driver`).
     pub fn decode_node<T: DeserializeOwned>(&mut self, node: &Node, path: &str) -> Option<T> {
-        match node.decode::<T>(path) {
+        match node.decode_with::<T>(path, self.strict) {
             Ok((value, warnings)) => {
                 self.warnings.extend(warnings);
                 Some(value)
             }
-            Err(ConfigError::Invalid { problems }) => {
+            Err(ConfigError::Invalid { problems, warnings }) => {
                 self.problems.extend(problems);
+                self.warnings.extend(warnings);
                 None
             }
             Err(other) => {

@@ -56,6 +56,16 @@ impl<'a> NodeDe<'a> {
         ));
     }
 
+    /// Files an unknown key (see [`Ctx::unknown`]).
+    pub(super) fn unknown(&self, path: &Path<'_>, at: &Location, suggestion: Option<&str>) {
+        self.ctx.unknown.borrow_mut().push(Problem::new(
+            ProblemKind::UnknownKey,
+            display_path(path.root(), &path.segs()),
+            crate::suggest::unknown_key_message(suggestion),
+            Some(at.clone()),
+        ));
+    }
+
     pub(super) fn unexpected(&self) -> Unexpected<'a> {
         match &self.node.kind {
             NodeKind::Null => Unexpected::Other("null"),

@@ -61,8 +61,8 @@ impl<'de> MapAccess<'de> for MapDe<'_> {
                 .find(|f| **f == entry.key)
                 .or_else(|| fields.iter().find(|f| f.eq_ignore_ascii_case(&entry.key)));
             let Some(&field) = field else {
-                self.parent
-                    .warn(&path, &entry.key_location, "unknown key, ignored");
+                let suggestion = crate::suggest::closest(&entry.key, fields.iter().copied());
+                self.parent.unknown(&path, &entry.key_location, suggestion);
                 continue;
             };
             if self.seen.contains(&field) {

@@ -77,13 +77,40 @@ pub(crate) struct Decoded<T> {
     pub(crate) value: Option<T>,
     pub(crate) errors: Vec<Problem>,
     pub(crate) warnings: Vec<Problem>,
+    /// Unknown keys ([`ProblemKind::UnknownKey`](crate::ProblemKind)):
+    /// warnings, or errors in strict mode; the caller decides.
+    pub(crate) unknown: Vec<Problem>,
+}
+
+impl<T> Decoded<T> {
+    /// Files the unknown keys as errors (`strict`) or warnings.
+    pub(crate) fn settle_unknown(&mut self, strict: bool) {
+        let unknown = std::mem::take(&mut self.unknown);
+        if strict {
+            self.errors
+                .extend(unknown.into_iter().map(crate::suggest::into_error));
+        } else {
+            self.warnings.extend(unknown);
+        }
+    }
 }
 
 /// Decodes `node` (named `prefix` in messages, reported at `at` when the
-/// node itself is wrong) into `T`, collecting every error.
+/// node itself is wrong) into `T`, collecting every error. A missing field
+/// with an unknown key close to it beside it is reported at that key
+/// ([`crate::suggest::blame_typos`]). The warnings and unknown keys of the
+/// last pass are kept even when no value could be made.
 pub(crate) fn decode<T: DeserializeOwned>(node: &Node, prefix: &str, at: &Location) -> Decoded<T> {
+    let mut decoded = decode_passes::<T>(node, prefix, at);
+    crate::suggest::blame_typos(&mut decoded.errors, &mut decoded.unknown);
+    decoded
+}
+
+fn decode_passes<T: DeserializeOwned>(node: &Node, prefix: &str, at: &Location) -> Decoded<T> {
     let mut scratch = node.clone();
     let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let mut unknown = Vec::new();
     for _ in 0..MAX_PASSES {
         let ctx = Ctx::default();
         take_notes();
@@ -97,12 +124,16 @@ pub(crate) fn decode<T: DeserializeOwned>(node: &Node, prefix: &str, at: &Locati
             path: &root,
             ctx: &ctx,
         };
-        match T::deserialize(de) {
+        let result = T::deserialize(de);
+        warnings = ctx.warnings.into_inner();
+        unknown = ctx.unknown.into_inner();
+        match result {
             Ok(value) => {
                 return Decoded {
                     value: Some(value),
                     errors,
-                    warnings: ctx.warnings.into_inner(),
+                    warnings,
+                    unknown,
                 }
             }
             Err(err) => {
@@ -117,12 +148,15 @@ pub(crate) fn decode<T: DeserializeOwned>(node: &Node, prefix: &str, at: &Locati
     Decoded {
         value: None,
         errors,
-        warnings: Vec::new(),
+        warnings,
+        unknown,
     }
 }
+
 #[derive(Default)]
 struct Ctx {
     pub(super) warnings: RefCell<Vec<Problem>>,
+    pub(super) unknown: RefCell<Vec<Problem>>,
 }
 
 #[cfg(test)]
@@ -155,7 +189,9 @@ mod tests {
 
     fn run<T: DeserializeOwned>(yaml: &str) -> Decoded<T> {
         let tree = crate::node::parse(yaml, &Arc::from("t.yaml")).unwrap();
-        decode::<T>(&tree, "root", &tree.location)
+        let mut decoded = decode::<T>(&tree, "root", &tree.location);
+        decoded.settle_unknown(false);
+        decoded
     }
 
     #[test]
@@ -200,7 +236,78 @@ mod tests {
         assert!(d.errors.is_empty());
         assert_eq!(d.value.unwrap().name, "x");
         let w: Vec<String> = d.warnings.iter().map(ToString::to_string).collect();
-        assert_eq!(w, vec!["t.yaml:3:3: root.inner.nmu: unknown key, ignored"]);
+        assert_eq!(
+            w,
+            vec!["t.yaml:3:3: root.inner.nmu: unknown key, ignored; did you mean `num`?"]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_far_from_every_field_get_no_suggestion() {
+        let d = run::<Outer>(
+            "inner:
+  colour: red
+  flags: true
+",
+        );
+        let w: Vec<String> = d.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            w,
+            vec![
+                "t.yaml:2:3: root.inner.colour: unknown key, ignored",
+                "t.yaml:3:3: root.inner.flags: unknown key, ignored; did you mean `flag`?",
+            ]
+        );
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Required {
+        command: String,
+        other: u8,
+    }
+
+    #[test]
+    fn a_missing_field_is_reported_at_the_typo_beside_it() {
+        let tree = crate::node::parse(
+            "comand: php
+other: 1
+",
+            &Arc::from("t.yaml"),
+        )
+        .unwrap();
+        let mut d = decode::<Required>(&tree, "server", &tree.location);
+        assert!(d.value.is_none());
+        assert!(d.unknown.is_empty(), "the typo is the error now");
+        let e: Vec<String> = d.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            e,
+            vec![
+                "t.yaml:1:1: server.comand: unknown key; did you mean `command`? \
+                 (server: missing field `command`)"
+            ]
+        );
+        d.settle_unknown(true);
+        assert_eq!(d.errors.len(), 1);
+    }
+
+    #[test]
+    fn strict_mode_makes_unknown_keys_errors() {
+        let tree = crate::node::parse(
+            "inner:
+  nmu: 1
+",
+            &Arc::from("t.yaml"),
+        )
+        .unwrap();
+        let mut d = decode::<Outer>(&tree, "root", &tree.location);
+        d.settle_unknown(true);
+        assert!(d.warnings.is_empty());
+        let e: Vec<String> = d.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            e,
+            vec!["t.yaml:2:3: root.inner.nmu: unknown key; did you mean `num`? (strict mode)"]
+        );
     }
 
     #[test]

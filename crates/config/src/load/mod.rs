@@ -57,6 +57,12 @@ pub(crate) const NOT_YET_SUPPORTED: &[&str] = &[
     "broadcast",
 ];
 
+/// The top-level keys the loader reads itself (suggested for typos of
+/// unknown sections, with the plugins' sections).
+pub(crate) const TYPED_SECTIONS: &[&str] = &[
+    "version", "include", "server", "rpc", "http", "logs", "metrics", "status", "endure",
+];
+
 /// Sections whose plugin runs a worker pool: `server.command` is required
 /// when any of them is present.
 pub(crate) const POOL_SECTIONS: &[&str] =
@@ -104,14 +110,14 @@ pub(crate) fn load_text(
         Ok(root) => root,
         Err(found) => {
             problems.extend(found);
-            return Err(ConfigError::invalid(problems));
+            return Err(ConfigError::invalid(problems, warnings));
         }
     };
     let version = match check_version(&root, &overrides) {
         Ok(v) => v,
         Err(p) => {
             problems.push(p);
-            return Err(ConfigError::invalid(problems));
+            return Err(ConfigError::invalid(problems, warnings));
         }
     };
     warnings.extend(version.warning.clone());
@@ -141,12 +147,14 @@ pub(crate) fn load_text(
         ..Config::default()
     };
     let mut reported = Vec::new();
+    let mut unknown = Vec::new();
     let entries: Vec<Entry> = root.as_map().map(<[Entry]>::to_vec).unwrap_or_default();
     for entry in &entries {
         let mut d = SectionDecoder {
             entry,
             problems: &mut problems,
             warnings: &mut warnings,
+            unknown: &mut unknown,
             reported: &mut reported,
         };
         match entry.key.as_str() {
@@ -170,14 +178,27 @@ pub(crate) fn load_text(
             name if opts.plugin_sections.iter().any(|s| s == name) => {
                 config.sections.insert(name.to_owned(), entry.value.clone());
             }
-            name => {
-                let message = if NOT_YET_SUPPORTED.contains(&name) {
-                    format!("section {name} is not supported yet by Coyote (kept as raw YAML)")
-                } else {
-                    format!("unknown section {name}, ignored (kept as raw YAML)")
-                };
+            name if NOT_YET_SUPPORTED.contains(&name) => {
                 warnings.push(Problem::new(
                     ProblemKind::Warning,
+                    "",
+                    format!("section {name} is not supported yet by Coyote (kept as raw YAML)"),
+                    Some(entry.key_location.clone()),
+                ));
+                config.sections.insert(name.to_owned(), entry.value.clone());
+            }
+            name => {
+                let known = TYPED_SECTIONS
+                    .iter()
+                    .chain(NOT_YET_SUPPORTED)
+                    .copied()
+                    .chain(opts.plugin_sections.iter().map(String::as_str));
+                let message = crate::suggest::with_suggestion(
+                    format!("unknown section {name}, ignored (kept as raw YAML)"),
+                    crate::suggest::closest(name, known),
+                );
+                unknown.push(Problem::new(
+                    ProblemKind::UnknownKey,
                     "",
                     message,
                     Some(entry.key_location.clone()),
@@ -191,9 +212,16 @@ pub(crate) fn load_text(
     config.check(&mut v);
     problems.extend(v.errors);
     warnings.extend(v.warnings);
+    // A required key left out by a typo is reported at the typo.
+    crate::suggest::blame_typos(&mut problems, &mut unknown);
+    if opts.strict {
+        problems.extend(unknown.into_iter().map(crate::suggest::into_error));
+    } else {
+        warnings.extend(unknown);
+    }
 
     if !problems.is_empty() {
-        return Err(ConfigError::invalid(problems));
+        return Err(ConfigError::invalid(problems, warnings));
     }
     warnings.sort_by_key(Problem::sort_key);
     warnings.dedup();
@@ -201,6 +229,7 @@ pub(crate) fn load_text(
         config,
         warnings: warnings.iter().map(ToString::to_string).collect(),
         tree: root,
+        strict: opts.strict,
     })
 }
 
@@ -209,6 +238,9 @@ struct SectionDecoder<'a> {
     entry: &'a Entry,
     problems: &'a mut Vec<Problem>,
     warnings: &'a mut Vec<Problem>,
+    /// Unknown keys: warnings, or errors in strict mode, once a missing
+    /// key had the chance to claim its typo.
+    unknown: &'a mut Vec<Problem>,
     reported: &'a mut Vec<String>,
 }
 
@@ -224,6 +256,7 @@ impl SectionDecoder<'_> {
             .extend(decoded.errors.iter().map(|p| p.path.clone()));
         self.problems.extend(decoded.errors);
         self.warnings.extend(decoded.warnings);
+        self.unknown.extend(decoded.unknown);
         decoded.value
     }
 }

@@ -175,21 +175,38 @@ impl Node {
     /// node as a whole (not a mapping, a missing required field) are reported
     /// at the node's own position: for a mapping, its first key.
     ///
-    /// Returns the value and the warnings (unknown keys, ...), each formatted
-    /// like a [`Problem`](crate::Problem) (`file:line:col: path: message`).
+    /// Returns the value and the warnings (unknown keys, with "did you
+    /// mean `X`?" when a known key is close, ...), each formatted like a
+    /// [`Problem`](crate::Problem) (`file:line:col: path: message`).
     /// Meant for plugins that type a section kept raw in
     /// [`Config::sections`](crate::Config::sections).
     ///
     /// # Errors
-    /// [`ConfigError::Invalid`] with every problem found (never empty).
+    /// [`ConfigError::Invalid`] with every problem found (never empty), and
+    /// the warnings.
     pub fn decode<T: DeserializeOwned>(&self, path: &str) -> Result<(T, Vec<String>), ConfigError> {
-        let decoded = crate::de::decode::<T>(self, path, &self.location);
+        self.decode_with(path, false)
+    }
+
+    /// [`Node::decode`]; with `strict` ([`Loaded::strict`](crate::Loaded::strict)),
+    /// unknown keys are errors instead of warnings.
+    ///
+    /// # Errors
+    /// As [`Node::decode`].
+    pub fn decode_with<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        strict: bool,
+    ) -> Result<(T, Vec<String>), ConfigError> {
+        let mut decoded = crate::de::decode::<T>(self, path, &self.location);
+        decoded.settle_unknown(strict);
         match decoded.value {
-            Some(value) if decoded.errors.is_empty() => Ok((
-                value,
-                decoded.warnings.iter().map(ToString::to_string).collect(),
-            )),
-            _ => Err(ConfigError::invalid(decoded.errors)),
+            Some(value) if decoded.errors.is_empty() => {
+                let mut warnings = decoded.warnings;
+                warnings.sort_by_key(crate::Problem::sort_key);
+                Ok((value, warnings.iter().map(ToString::to_string).collect()))
+            }
+            _ => Err(ConfigError::invalid(decoded.errors, decoded.warnings)),
         }
     }
 

@@ -135,7 +135,11 @@ fn the_loaded_tree_locates_keys_for_plugins() {
         loaded.tree.locate("http.static.dir"),
     );
     assert_eq!(
-        ConfigError::Invalid { problems: vec![p] }.to_string(),
+        ConfigError::Invalid {
+            problems: vec![p],
+            warnings: vec![]
+        }
+        .to_string(),
         "<string>:7:5: http.static.dir: no such directory"
     );
 }

@@ -10,6 +10,7 @@ mod overrides;
 mod plugin_sections;
 mod sections;
 mod server;
+mod unknown_keys;
 mod version;
 
 use std::collections::HashMap;

@@ -173,8 +173,8 @@ fn node_decode_reports_every_problem_with_path_and_position() {
     assert_eq!(
         warnings,
         vec![
-            "<string>:7:3: greeter.greting: unknown key, ignored",
-            "<string>:10:5: greeter.pool.nmu_workers: unknown key, ignored",
+            "<string>:7:3: greeter.greting: unknown key, ignored; did you mean `greeting`?",
+            "<string>:10:5: greeter.pool.nmu_workers: unknown key, ignored; did you mean `num_workers`?",
         ]
     );
 

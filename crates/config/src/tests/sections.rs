@@ -64,7 +64,7 @@ fn unknown_sections_and_keys_warn() {
         vec![
             "<string>:2:1: unknown section foo, ignored (kept as raw YAML)",
             "<string>:4:1: section jobs is not supported yet by Coyote (kept as raw YAML)",
-            "<string>:8:3: server.comand: unknown key, ignored",
+            "<string>:8:3: server.comand: unknown key, ignored; did you mean `command`?",
             "<string>:9:1: envfile: RoadRunner's experimental envfile is not supported by \
              Coyote; use --dotenv instead. Ignored",
         ]

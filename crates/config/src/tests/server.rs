@@ -57,9 +57,10 @@ fn server_command_required_with_a_pool_plugin() {
     let e =
         err("version: \"3\"\nserver:\n  user: www\nhttp:\n  address: :80\njobs:\n  consume: []\n");
     assert_eq!(
-        e.to_string(),
+        e.problems()[0].to_string(),
         "<string>:2:1: server.command: required: http, jobs run PHP workers"
     );
+    assert_eq!(e.problems().len(), 1);
     // Without pool plugins the server section is optional.
     ok("version: \"3\"\nrpc:\n  listen: tcp://127.0.0.1:6001\nlogs:\n  level: info\n");
 }

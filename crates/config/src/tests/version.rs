@@ -69,12 +69,16 @@ fn old_versions_warn_and_are_read_as_version_3() {
         loaded.warnings,
         vec!["<string>:1:1: version: version \"4\" is not \"3\": Coyote reads it as version 3"]
     );
-    // Decoding errors are still errors in an old file.
+    // Decoding errors are still errors in an old file; the version warning
+    // comes with them.
     let e = err("version: \"2.7\"\nrpc:\n  listen: nowhere\n");
     assert_eq!(
-        e.to_string(),
+        e.problems()[0].to_string(),
         "<string>:3:3: rpc.listen: invalid address \"nowhere\": expected host:port"
     );
+    assert_eq!(e.problems().len(), 1);
+    assert_eq!(e.warnings().len(), 1);
+    assert!(e.warnings()[0].contains("version \"2.7\" is not \"3\""));
 }
 
 #[test]

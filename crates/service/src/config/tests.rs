@@ -45,9 +45,9 @@ fn plan(yaml: &str) -> (Result<Vec<ServiceSpec>, Vec<String>>, Vec<String>) {
             let specs = seen.lock().unwrap().take().unwrap_or_default();
             (Ok(specs), planned.warnings)
         }
-        Err(ConfigError::Invalid { problems }) => (
+        Err(ConfigError::Invalid { problems, warnings }) => (
             Err(problems.iter().map(ToString::to_string).collect()),
-            Vec::new(),
+            warnings,
         ),
         Err(other) => panic!("{other}"),
     }
