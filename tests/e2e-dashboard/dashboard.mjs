@@ -11,6 +11,8 @@
 //   -> shot                   screenshot written
 //   <- killed <pid>           the test SIGKILLed that worker
 //   -> replaced <new-pid>     it left the page and a new pid appeared
+//   <- reset <token>          click "Reset workers", answer the token prompt
+//   -> reset <a> <b>          the page says done and shows two new pids
 // Any failure: "error <why>" on stdout, exit status 1.
 
 import { createInterface } from "node:readline";
@@ -80,6 +82,18 @@ try {
   if (external.length) fail("the page loaded external assets: " + external.join(" "));
   if (errors.length) fail("page errors: " + errors.join(" | "));
   say("replaced " + fresh[0]);
+
+  const [token] = await expect("reset");
+  page.once("dialog", (d) => d.accept(token));
+  await page.click('section[data-pool="http"] button[data-action="reset"]', { timeout: WAIT });
+  await page.waitForFunction(() => document.getElementById("notice").textContent === "reset: done", null, { timeout: WAIT });
+  await page.waitForFunction((old) => {
+    const pids = [...document.querySelectorAll('section[data-pool="http"] tr[data-pid]')].map((r) => r.dataset.pid);
+    return pids.length === 2 && pids.every((p) => !old.includes(p));
+  }, after, { timeout: WAIT });
+  const stored = await page.evaluate(() => sessionStorage.getItem("coyote-dashboard-token"));
+  if (stored !== token) fail("the token was not kept in sessionStorage");
+  say("reset " + (await pidsOn(page)).join(" "));
   await browser.close();
   process.exit(0);
 } catch (e) {

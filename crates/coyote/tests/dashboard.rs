@@ -137,7 +137,7 @@ impl Drop for Driver {
 }
 
 #[test]
-fn dashboard_in_headless_chromium_follows_load_and_a_killed_worker() {
+fn dashboard_in_headless_chromium_follows_load_a_killed_worker_and_resets() {
     let dir = driver_dir();
     let server = common::start(&config("    token: e2e-token"));
     let status = server.port("status", "status");
@@ -209,6 +209,19 @@ fn dashboard_in_headless_chromium_follows_load_and_a_killed_worker() {
         "the page's new pid {} is not a worker: {:?}",
         fresh[0],
         worker_pids(&server)
+    );
+
+    // The page's reset button, with the token typed into its prompt.
+    driver.send("reset e2e-token");
+    let mut reset = driver.expect("reset", &server);
+    reset.sort();
+    let mut listed = worker_pids(&server);
+    listed.sort();
+    assert_eq!(reset, listed, "page vs coyote workers after the reset");
+    assert!(
+        !reset.contains(&fresh[0]),
+        "{reset:?} still has {}",
+        fresh[0]
     );
 }
 
