@@ -314,7 +314,7 @@ fn dashboard_pauses_and_resumes_a_jobs_pipeline() {
         "status:\n  address: 127.0.0.1:0\n",
         "status:\n  address: 127.0.0.1:0\n  dashboard:\n    token: t\n",
     );
-    let jobs = common::jobs::JobsServer::start(&yaml);
+    let mut jobs = common::jobs::JobsServer::start(&yaml);
     let status = jobs.server.port("status", "status");
     let ready = |name: &str| {
         let states = get(status, "/jobs", "").json();
@@ -339,4 +339,25 @@ fn dashboard_pauses_and_resumes_a_jobs_pipeline() {
     assert_eq!(ready("emails"), Some(serde_json::Value::Bool(true)));
     let reply = post(status, "/dashboard/api/pause?pipeline=nope", Some("t"));
     assert_eq!(reply.status, 500, "{}", reply.text());
+
+    // The jobs pool's executions show in its figures.
+    let ids = ["a", "b", "c"];
+    jobs.push(
+        ids.iter()
+            .map(|id| common::jobs::job("emails", "ack", id))
+            .collect(),
+    )
+    .unwrap();
+    jobs.wait_entries(Duration::from_secs(20), |e| e.len() >= ids.len());
+    let executed = wait_until(Duration::from_secs(20), || {
+        let snapshot = get(status, "/dashboard/api/snapshot", "").json();
+        let pool = snapshot["pools"]
+            .as_array()?
+            .iter()
+            .find(|p| p["name"] == "jobs")?
+            .clone();
+        (pool["requests"].as_u64()? >= 3).then_some(pool)
+    });
+    let pool = executed.expect("the jobs pool never counted 3 executions");
+    assert_eq!(pool["errors"], 0, "{pool}");
 }
