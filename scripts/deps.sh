@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what Coyote needs from Debian's packages, only when missing.
-#   scripts/deps.sh test    PHP CLI, PHPUnit, PSR-7 libraries, php-redis, redis-server (tests, examples)
+#   scripts/deps.sh test    PHP CLI, PHPUnit, PSR-7 libraries, php-redis, redis-server (tests, examples),
+#                           chromium + node (the dashboard's browser test; Playwright from npm, no browser download)
 #   scripts/deps.sh bench   the above plus wrk, nginx, php-fpm (benchmarks)
 set -euo pipefail
 want=(php-cli phpunit php-nyholm-psr7 php-psr-http-factory php-psr-http-message php-google-protobuf php-slim php-redis redis-server)
 case "${1:-test}" in
-  test) ;;
+  test) want+=(chromium nodejs) ;;
   bench) want+=(wrk nginx php-fpm) ;;
   *) echo "usage: $0 [test|bench]" >&2; exit 2 ;;
 esac
@@ -31,4 +32,19 @@ if [ "${1:-test}" = test ] && ! python3 -c 'import prometheus_client' 2>/dev/nul
   }
   python3 -m pip install -q prometheus_client >&2 \
     || python3 -m pip install -q --break-system-packages prometheus_client >&2
+fi
+# The dashboard's headless-Chromium driver: playwright-core from the npm
+# registry, pinned by package-lock.json (it drives /usr/bin/chromium and
+# never downloads a browser).
+if [ "${1:-test}" = test ]; then
+  e2e="$(cd "$(dirname "$0")/.." && pwd)/tests/e2e-dashboard"
+  if ! command -v npm >/dev/null; then
+    # Debian's nodejs ships npm separately (NodeSource's bundles it).
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends npm >&2
+  fi
+  if [ ! -d "$e2e/node_modules/playwright-core" ]; then
+    echo "installing: playwright-core (npm ci in tests/e2e-dashboard)" >&2
+    (cd "$e2e" && npm ci --no-audit --no-fund >&2)
+  fi
 fi

@@ -5,12 +5,14 @@
 //! connections, so a silent client holds nothing.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use coyote_listener::Listener;
-use http_body_util::Full;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -27,6 +29,10 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// What an endpoint answers: a complete response per request.
 pub type Answer = Response<Full<Bytes>>;
 
+/// A response whose body may stream (server-sent events) or come from an
+/// asynchronous handler.
+pub type Streamed = Response<UnsyncBoxBody<Bytes, Infallible>>;
+
 /// Serves `answer` on `listener` until `shutdown`: then stops accepting,
 /// and open connections finish the request in flight and close.
 pub async fn serve_http<F>(
@@ -37,6 +43,25 @@ pub async fn serve_http<F>(
 ) where
     F: Fn(&Request<Incoming>) -> Answer + Send + Sync + 'static,
 {
+    let handle = move |req: Request<Incoming>| {
+        let response = answer(&req).map(BodyExt::boxed_unsync);
+        async move { response }
+    };
+    serve_streamed(listener, handle, shutdown, tracker).await;
+}
+
+/// Like [`serve_http`], for handlers that answer asynchronously or with a
+/// streamed body. A streamed body must end by itself once `shutdown` is
+/// cancelled: the graceful stop waits for the response in flight.
+pub async fn serve_streamed<F, Fut>(
+    listener: TcpListener,
+    handle: F,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) where
+    F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Streamed> + Send + 'static,
+{
     let listener = match Listener::from_tcp(listener) {
         Ok(listener) => listener,
         Err(error) => {
@@ -44,14 +69,14 @@ pub async fn serve_http<F>(
             return;
         }
     };
-    let answer = Arc::new(answer);
+    let handle = Arc::new(handle);
     while let Some((stream, _)) = listener.accept(&shutdown).await {
-        let answer = answer.clone();
+        let handle = handle.clone();
         let shutdown = shutdown.clone();
         tracker.spawn(async move {
             let service = service_fn(move |req: Request<Incoming>| {
-                let response = answer(&req);
-                async move { Ok::<_, Infallible>(response) }
+                let response = handle(req);
+                async move { Ok::<_, Infallible>(response.await) }
             });
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())

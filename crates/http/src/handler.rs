@@ -218,6 +218,10 @@ impl Handler {
         if gzip {
             response = Box::pin(crate::gzip::compress(response)).await;
         }
+        // Always kept (a few relaxed atomic adds): the dashboard reads it.
+        self.pool
+            .meter()
+            .record(started.elapsed(), response.status().is_server_error());
         if let Some(metrics) = &self.metrics {
             metrics.finished(
                 response.status().as_u16(),

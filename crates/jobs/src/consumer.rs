@@ -46,7 +46,11 @@ pub async fn run(jobs: &Jobs, pool: &Pool, delivery: Delivery) {
         report(&job.id, &job.pipeline, driver.ack(handle).await);
     }
     let payload = Payload::raw(driver.context(&job), job.payload.clone());
+    let started = std::time::Instant::now();
     let result = pool.exec(payload).await;
+    // The dashboard's figures for the jobs pool: executions, failed ones
+    // (worker error or crash), their latency.
+    pool.meter().record(started.elapsed(), result.is_err());
     if auto_ack {
         match &result {
             Ok(_) => counters.jobs_ok.fetch_add(1, Ordering::Relaxed),

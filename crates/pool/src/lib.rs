@@ -46,6 +46,8 @@
 //! - `supervisor`: the pool's background task (replacement with backoff,
 //!   soft limits, dynamic allocator, rolling reset, draining).
 //! - `stats`: RSS and CPU from `/proc`.
+//! - `meter`: requests, errors and a latency histogram in atomics
+//!   ([`Pool::meter`]), for the dashboard.
 //!
 //! # Hot path
 //! An execution runs entirely on the caller's task: pop an idle worker
@@ -59,6 +61,7 @@
 mod boot;
 mod error;
 mod forward;
+pub mod meter;
 mod options;
 mod pipe;
 mod pool;
@@ -72,6 +75,7 @@ mod supervisor;
 mod worker;
 
 pub use error::{BootStatus, Fault, PoolError, ProtocolError, SpawnError};
+pub use meter::{Meter, Reading};
 pub use options::{DynamicOptions, PoolOptions, RelayAddress, SupervisorOptions, WorkerCommand};
 pub use pool::{Payload, Pool};
 pub use shards::Shards;

@@ -85,6 +85,7 @@ pub(crate) struct Inner {
     /// Callers that had to wait for a worker, and their total wait (ns).
     waits: AtomicU64,
     waited_ns: AtomicU64,
+    meter: crate::Meter,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -149,6 +150,7 @@ impl Pool {
             starved: AtomicBool::new(false),
             waits: AtomicU64::new(0),
             waited_ns: AtomicU64::new(0),
+            meter: crate::Meter::default(),
         });
         let (ready_tx, ready_rx) = oneshot::channel();
         tracker.spawn(supervisor::run(
@@ -370,6 +372,12 @@ impl Pool {
             self.inner.waits.load(Ordering::Relaxed),
             Duration::from_nanos(self.inner.waited_ns.load(Ordering::Relaxed)),
         )
+    }
+
+    /// The pool's traffic meter: callers that know how a request ended
+    /// (the HTTP plugin: status and duration) record into it.
+    pub fn meter(&self) -> &crate::Meter {
+        &self.inner.meter
     }
 
     /// Callers waiting for a worker right now (the queue `max_queue_size`

@@ -13,12 +13,16 @@
 //! plugins' pipeline states (RoadRunner's JSON objects). Once the server begins to stop,
 //! `/health` answers 200 "service is shutting down" and `/ready` the
 //! unavailable code, so traffic drains away before workers stop.
+//!
+//! `/dashboard` (unless `status.dashboard.enabled: false`) is the live
+//! dashboard of the `coyote-dashboard` crate; `dashboard` adapts the host's
+//! registry to it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::{Response, StatusCode};
 use serde::Serialize;
 use tokio::net::TcpListener;
@@ -38,12 +42,15 @@ pub struct Report {
     pub status_code: u16,
 }
 
+pub use coyote_dashboard::Dashboard;
+
 type JobsFn = Box<dyn Fn() -> Option<Vec<serde_json::Value>> + Send + Sync>;
 
 /// The status plugin's state.
 pub struct Status {
     plugins: Box<dyn Fn() -> BTreeMap<String, Arc<dyn Checker>> + Send + Sync>,
     jobs: Option<JobsFn>,
+    dashboard: Option<Arc<Dashboard>>,
     unavailable: StatusCode,
     stopping: CancellationToken,
 }
@@ -69,6 +76,7 @@ impl Status {
         Self {
             plugins: Box::new(plugins),
             jobs: None,
+            dashboard: None,
             unavailable: StatusCode::from_u16(unavailable)
                 .unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
             stopping,
@@ -82,6 +90,12 @@ impl Status {
         jobs: impl Fn() -> Option<Vec<serde_json::Value>> + Send + Sync + 'static,
     ) -> Self {
         self.jobs = Some(Box::new(jobs));
+        self
+    }
+
+    /// Also serves the dashboard's routes under `/dashboard`.
+    pub fn with_dashboard(mut self, dashboard: Arc<Dashboard>) -> Self {
+        self.dashboard = Some(dashboard);
         self
     }
 
@@ -180,16 +194,25 @@ impl Status {
         shutdown: CancellationToken,
         tracker: TaskTracker,
     ) {
-        let answer = move |req: &hyper::Request<hyper::body::Incoming>| {
-            let (code, body) = self.answer(req.uri().path(), req.uri().query());
-            let mut response = Response::new(Full::new(Bytes::from(body)));
-            *response.status_mut() = code;
-            response
+        let handle = move |req: hyper::Request<hyper::body::Incoming>| {
+            let this = self.clone();
+            async move {
+                if let Some(dashboard) = &this.dashboard {
+                    if Dashboard::owns(req.uri().path()) {
+                        return dashboard.handle(req).await;
+                    }
+                }
+                let (code, body) = this.answer(req.uri().path(), req.uri().query());
+                let mut response = Response::new(Full::new(Bytes::from(body)).boxed_unsync());
+                *response.status_mut() = code;
+                response
+            }
         };
-        coyote_host::endpoint::serve_http(listener, answer, shutdown, tracker).await;
+        coyote_host::endpoint::serve_streamed(listener, handle, shutdown, tracker).await;
     }
 }
 
+mod dashboard;
 mod plugin;
 pub use plugin::StatusPlugin;
 

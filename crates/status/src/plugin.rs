@@ -1,11 +1,11 @@
 //! The `status` plugin: plans `status.address`, serves `/health` and
-//! `/ready` for every plugin that registered a check.
+//! `/ready` for every plugin that registered a check, and the dashboard.
 
 use std::sync::Arc;
 
 use coyote_host::{BoxFuture, Plan, Planned, Plugin, Running, Start, StartError};
 
-use crate::Status;
+use crate::{Dashboard, Status};
 
 /// The `status` plugin.
 pub struct StatusPlugin;
@@ -13,6 +13,8 @@ pub struct StatusPlugin;
 struct PlannedStatus {
     address: String,
     unavailable: u16,
+    /// `Some(token)` when the dashboard is on (empty token: no actions).
+    dashboard: Option<String>,
 }
 
 struct RunningStatus;
@@ -30,6 +32,10 @@ impl Plugin for StatusPlugin {
         Some(Box::new(PlannedStatus {
             address,
             unavailable: status.unavailable_status_code,
+            dashboard: status
+                .dashboard
+                .enabled
+                .then(|| status.dashboard.token.clone()),
         }))
     }
 }
@@ -44,22 +50,20 @@ impl Planned for PlannedStatus {
             let listener = registry.bind_tcp("status", "status", &self.address).await?;
             let stopping = registry.lifecycle().shutdown().clone();
             let checks = registry.clone();
-            let jobs = registry.jobs().clone();
-            let endpoint = Arc::new(
-                Status::live(move || checks.checkers(), self.unavailable, stopping).with_jobs(
-                    move || {
-                        let all = jobs.all();
-                        (!all.is_empty()).then(|| {
-                            all.into_values()
-                                .flat_map(|v| match v {
-                                    serde_json::Value::Array(items) => items,
-                                    other => vec![other],
-                                })
-                                .collect()
-                        })
-                    },
-                ),
-            );
+            let jobs = registry.clone();
+            let mut status = Status::live(move || checks.checkers(), self.unavailable, stopping)
+                .with_jobs(move || {
+                    (!jobs.jobs().all().is_empty())
+                        .then(|| crate::dashboard::pipeline_states(&jobs))
+                });
+            if let Some(token) = &self.dashboard {
+                let source = Arc::new(crate::dashboard::RegistrySource(registry.clone()));
+                let dashboard = Dashboard::new(source, token, start.shutdown.clone());
+                start.tracker.spawn(dashboard.clone().run());
+                status = status.with_dashboard(dashboard);
+                tracing::debug!(target: "coyote::status", actions = !token.is_empty(), "dashboard at /dashboard");
+            }
+            let endpoint = Arc::new(status);
             start.tracker.spawn(endpoint.serve(
                 listener,
                 start.shutdown.clone(),

@@ -24,6 +24,30 @@ pub struct StatusConfig {
         deserialize_with = "crate::duration::de_secs"
     )]
     pub check_timeout: Duration,
+    /// The live dashboard at `/dashboard` (a Coyote extension).
+    #[serde(default)]
+    pub dashboard: DashboardConfig,
+}
+
+/// `status.dashboard`: the live page at `/dashboard` and its actions.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct DashboardConfig {
+    /// Serve `/dashboard` and `/dashboard/events`. `true`: the page is
+    /// read-only unless `token` is set.
+    pub enabled: bool,
+    /// Bearer token the reset / pause / resume actions require; empty
+    /// (the default) turns the actions off (their endpoints answer 403).
+    pub token: String,
+}
+
+impl Default for DashboardConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            token: String::new(),
+        }
+    }
 }
 
 fn default_unavailable() -> u16 {

@@ -42,6 +42,26 @@ fn status_check_timeout_integer_is_seconds() {
 }
 
 #[test]
+fn status_dashboard_defaults_token_and_unknown_keys() {
+    let c = ok("version: \"3\"\nstatus:\n  address: :2114\n").config;
+    let dashboard = c.status.unwrap().dashboard;
+    assert!(dashboard.enabled, "on by default, read-only");
+    assert!(dashboard.token.is_empty(), "actions off by default");
+    let loaded = ok_with(
+        "version: \"3\"\nstatus:\n  address: :2114\n  dashboard:\n    enabled: false\n    \
+         token: ${DASH_TOKEN}\n    tokn: typo\n",
+        &opts_env(&[("DASH_TOKEN", "s3cret")]),
+    );
+    let dashboard = loaded.config.status.unwrap().dashboard;
+    assert!(!dashboard.enabled);
+    assert_eq!(dashboard.token, "s3cret");
+    assert_eq!(
+        loaded.warnings,
+        vec!["<string>:7:5: status.dashboard.tokn: unknown key, ignored"]
+    );
+}
+
+#[test]
 fn metrics_collector_needs_a_type() {
     let e = err(
         "version: \"3\"\nmetrics:\n  collect:\n    ok:\n      type: gauge\n    bad:\n      \
