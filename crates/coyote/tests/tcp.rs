@@ -276,3 +276,31 @@ fn config_errors_name_the_key() {
         );
     }
 }
+
+#[test]
+fn the_graceful_stop_closes_idle_connections_with_their_close_event() {
+    let mut server = start("");
+    let mut idle = Client::connect(&server, "echo");
+    let uuid = idle.greeting("echo");
+    // A client that connects and sends nothing holds no worker: others
+    // are served while it waits.
+    let mut silent = TcpStream::connect(server.address("tcp", "echo").unwrap()).unwrap();
+    let mut busy = Client::connect(&server, "echo");
+    busy.greeting("echo");
+    busy.send(b"served\r\n");
+    assert_eq!(busy.line(), "served\r\n");
+
+    let status = server.terminate(LIMIT).expect("stops within the limit");
+    assert!(status.success(), "{status:?}: {}", server.output());
+    idle.closed();
+    silent.set_read_timeout(Some(LIMIT)).unwrap();
+    let mut rest = Vec::new();
+    // Its greeting (unless the stop came first), then EOF.
+    silent.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty() || rest.starts_with(b"hello "), "{rest:?}");
+    assert!(
+        server.output().contains(&format!("closed {uuid}")),
+        "{}",
+        server.output()
+    );
+}
