@@ -62,7 +62,7 @@ pub(crate) async fn serve(stream: Stream, peer: Peer, shared: Shared, shutdown: 
     };
     tracing::debug!(target: "coyote::tcp", server = %conn.shared.server.name,
         uuid = entry.uuid(), %peer, "connected");
-    let end = conn.run().await;
+    let end = conn.run(entry.uuid(), &peer).await;
     // Closed before the CLOSE event, as RoadRunner does.
     let _ = conn.stream.shutdown().await;
     drop(entry);
@@ -85,17 +85,17 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(&mut self) -> End {
+    async fn run(&mut self, uuid: &str, peer: &Peer) -> End {
         match self.events().await {
             Ok(()) => End::Closed,
             Err(error @ TcpError::Worker(_)) => {
                 tracing::error!(target: "coyote::tcp", server = %self.shared.server.name,
-                    %error, "connection closed");
+                    uuid, %peer, %error, "connection closed");
                 End::WorkerFailed
             }
             Err(error) => {
                 tracing::warn!(target: "coyote::tcp", server = %self.shared.server.name,
-                    %error, "connection closed");
+                    uuid, %peer, %error, "connection closed");
                 End::Closed
             }
         }
