@@ -14,7 +14,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use coyote_listener::{Peer, Stream};
 use coyote_pool::{Payload, Pool};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ServerSpec;
@@ -48,6 +49,10 @@ enum End {
 /// plugin's: when it fires the connection closes (after the event at a
 /// worker, if any, is answered).
 pub(crate) async fn serve(stream: Stream, peer: Peer, shared: Shared, shutdown: CancellationToken) {
+    let Stream::Tcp(stream) = stream else {
+        // The plugin binds TCP listeners only.
+        return;
+    };
     let close = shutdown.child_token();
     let entry = shared
         .table
@@ -76,7 +81,7 @@ pub(crate) async fn serve(stream: Stream, peer: Peer, shared: Shared, shutdown: 
 }
 
 struct Connection {
-    stream: Stream,
+    stream: TcpStream,
     framer: Framer,
     context: Context,
     /// Cancelled by `tcp.Close(uuid)` or the plugin's stop.
@@ -107,20 +112,23 @@ impl Connection {
         if !self.event(Event::Connected, Bytes::new()).await? {
             return Ok(());
         }
-        let mut scratch = vec![0; READ_CHUNK.min(self.shared.read_buf_size)];
         loop {
             while let Some(chunk) = self.framer.next_chunk()? {
                 if !self.event(Event::Data, chunk).await? {
                     return Ok(());
                 }
             }
-            let room = self.framer.room().clamp(1, scratch.len());
-            let read = tokio::select! {
+            // Wait with no buffer; allocate once there is something to read.
+            let ready = tokio::select! {
                 biased;
                 () = self.close.cancelled() => return Ok(()),
-                read = self.stream.read(&mut scratch[..room]) => read,
+                ready = self.stream.readable() => ready,
             };
-            match read {
+            ready.map_err(TcpError::Read)?;
+            match self
+                .stream
+                .try_read_buf(&mut self.framer.read_buf(READ_CHUNK))
+            {
                 Ok(0) => {
                     // The client hung up: what it sent after the last
                     // delimiter still goes to the worker.
@@ -129,7 +137,8 @@ impl Connection {
                     }
                     return Ok(());
                 }
-                Ok(n) => self.framer.push(&scratch[..n]),
+                Ok(_) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(error) => return Err(TcpError::Read(error)),
             }
         }

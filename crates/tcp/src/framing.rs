@@ -11,7 +11,8 @@
 //! chunk, whatever the segmentation: a worker written for RoadRunner sees
 //! the same bytes, one line per event.
 
-use bytes::{Bytes, BytesMut};
+use bytes::buf::Limit;
+use bytes::{BufMut, Bytes, BytesMut};
 
 /// The pending bytes reached the cap without a delimiter.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -57,6 +58,21 @@ impl Framer {
         self.buf.extend_from_slice(data);
     }
 
+    /// Room for the next read, straight into the pending bytes: at most
+    /// `most` bytes and never past the cap. Allocated here, only when
+    /// there is something to read, so an idle connection holds no buffer.
+    pub fn read_buf(&mut self, most: usize) -> Limit<&mut BytesMut> {
+        let want = self.room().min(most).max(1);
+        self.buf.reserve(want);
+        (&mut self.buf).limit(want)
+    }
+
+    /// The bytes allocated for pending data (0 when nothing is pending
+    /// and no read is under way).
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// The next complete chunk (delimiter included), `Ok(None)` when the
     /// pending bytes hold no delimiter yet, or [`Oversize`] when they
     /// reached the cap without one (or the chunk found is longer than it).
@@ -70,7 +86,9 @@ impl Framer {
                     return Err(self.oversize());
                 }
                 self.searched = 0;
-                Ok(Some(self.buf.split_to(end).freeze()))
+                let chunk = self.buf.split_to(end).freeze();
+                self.release_if_empty();
+                Ok(Some(chunk))
             }
             None if self.buf.len() >= self.cap => Err(self.oversize()),
             None => {
@@ -84,7 +102,17 @@ impl Framer {
     /// delimiter), if anything.
     pub fn take_rest(&mut self) -> Option<Bytes> {
         self.searched = 0;
-        (!self.buf.is_empty()).then(|| self.buf.split().freeze())
+        let rest = (!self.buf.is_empty()).then(|| self.buf.split().freeze());
+        self.release_if_empty();
+        rest
+    }
+
+    /// Lets go of the allocation when nothing is pending (the chunks cut
+    /// from it keep it alive until the worker has them).
+    fn release_if_empty(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = BytesMut::new();
+        }
     }
 
     fn oversize(&self) -> Oversize {
@@ -165,6 +193,22 @@ mod tests {
             ]
         );
         assert_eq!(f.take_rest(), Some(Bytes::from_static(b"<E")));
+    }
+
+    #[test]
+    fn reads_go_straight_into_the_pending_bytes_and_an_idle_framer_holds_nothing() {
+        let mut f = framer(1024);
+        assert_eq!(f.capacity(), 0);
+        f.read_buf(4).put_slice(b"ab\r\n");
+        assert_eq!(chunks(&mut f), vec![Bytes::from_static(b"ab\r\n")]);
+        assert_eq!(f.capacity(), 0);
+        let mut limited = f.read_buf(64 * 1024);
+        assert_eq!(limited.remaining_mut(), 1024);
+        limited.put_slice(b"half");
+        assert_eq!(f.next_chunk(), Ok(None));
+        assert_eq!(f.room(), 1020);
+        assert_eq!(f.take_rest(), Some(Bytes::from_static(b"half")));
+        assert_eq!(f.capacity(), 0);
     }
 
     #[test]
