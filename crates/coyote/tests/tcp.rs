@@ -199,6 +199,11 @@ fn a_crashing_worker_closes_its_connection_and_the_server_keeps_serving() {
     client.greeting("echo");
     client.send(b"crash\r\n");
     client.closed();
+    assert!(
+        wait_for_output(&server, "worker failed", LIMIT),
+        "{}",
+        server.output()
+    );
 
     bystander.send(b"fine\r\n");
     assert_eq!(bystander.line(), "fine\r\n");
