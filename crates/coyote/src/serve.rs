@@ -152,13 +152,15 @@ impl Tuning {
     /// 41-58k pool ceiling (bench/jobs, BENCHMARKS.md), so a config with
     /// `jobs` gets the multi-threaded main loop.
     ///
-    /// SCHED_BATCH pays where it was measured, an HTTP pool handing
-    /// requests to PHP workers over pipes (+15-20 % req/s). Without HTTP it
-    /// only costs latency: a batch process woken by a socket (an RPC call,
-    /// a Redis reply) does not preempt what runs on a busy CPU and waits
-    /// for the next scheduler tick (4 ms at 250 Hz): the kv bench's MGet(10)
-    /// p99 over the redis driver was 5.4 ms with it (bench/kv,
-    /// BENCHMARKS.md).
+    /// SCHED_BATCH is the default only where it was measured to pay, an
+    /// HTTP pool handing requests to PHP workers over pipes (+15-20 %
+    /// req/s). A batch process woken by a socket (an RPC call, a Redis
+    /// reply) does not preempt what runs on a busy CPU and can wait for
+    /// the next scheduler tick (4 ms at 250 Hz); on the kv bench over the
+    /// redis driver the MGet(10) p99 was 7.6-7.7 ms with it and 3.0-4.3 ms
+    /// without, on a loaded 2-CPU machine where the memory driver's p99
+    /// went the other way (bench/results/kv-2026-12-03.txt): no gain was
+    /// shown for RPC-only configs, so they keep the normal scheduler.
     fn from_env(runs_jobs: bool, serves_http: bool) -> Self {
         let cpus = std::thread::available_parallelism().map_or(1, usize::from);
         let runtime = match std::env::var("COYOTE_RUNTIME").as_deref() {
