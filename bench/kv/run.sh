@@ -6,12 +6,19 @@
 # Last lines, the ratios:
 #   kv <op> memory_rpc/php_redis=R redis_rpc/php_redis=R   (throughput)
 # Usage: bench/kv/run.sh [N operations per measurement, default 20000]
+# A/B runs: COYOTE_BIN=path runs that binary instead of building one,
+# KV_BENCH_CLIENT=path runs that copy of bench.php (with its own php/ SDK
+# two directories up); COYOTE_SCHED etc. pass through to the server.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-20000}
 scripts/deps.sh bench
 source scripts/brokers.sh redis
-cargo build --release -q -p coyote --bin coyote
+if [ -z "${COYOTE_BIN:-}" ]; then
+  cargo build --release -q -p coyote --bin coyote
+  COYOTE_BIN=target/release/coyote
+fi
+CLIENT=${KV_BENCH_CLIENT:-bench/kv/bench.php}
 out=$(mktemp -d /tmp/coyote-kv-bench.XXXXXX)
 cat > "$out/.rr.yaml" <<YAML
 version: "3"
@@ -28,7 +35,7 @@ kv:
       addrs: ["$COYOTE_TEST_REDIS"]
       db: 15
 YAML
-target/release/coyote serve -c "$out/.rr.yaml" --report "$out/report" > "$out/server.log" 2>&1 &
+"$COYOTE_BIN" serve -c "$out/.rr.yaml" --report "$out/report" > "$out/server.log" 2>&1 &
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$out"' EXIT
 for _ in $(seq 1 300); do
@@ -38,7 +45,7 @@ for _ in $(seq 1 300); do
 done
 rpc=$(awk '$1=="listen" && $2=="rpc" {print $4}' "$out/report")
 mkdir -p bench/out
-php -d opcache.enable_cli=1 bench/kv/bench.php "$rpc" "$COYOTE_TEST_REDIS" 15 "$N" memory redis \
+php -d opcache.enable_cli=1 "$CLIENT" "$rpc" "$COYOTE_TEST_REDIS" 15 "$N" memory redis \
   | tee bench/out/kv.txt
 awk '
   { split($3, a, "="); ops[$1" "$2] = a[2] }

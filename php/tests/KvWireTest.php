@@ -41,9 +41,44 @@ final class KvWireTest extends TestCase
         self::assertSame([], Wire::response(''));
     }
 
-    public function testMalformedRepliesRaise(): void
+    public function testKeysRequestsAreTheGeneratedBytes(): void
+    {
+        // Lengths around the one-byte varint limits of key and item.
+        $keys = ['', 'a', str_repeat('k', 125), str_repeat('k', 126), str_repeat('k', 127), str_repeat('k', 200), str_repeat('k', 70000)];
+        $r = new Request(['storage' => 'cache', 'items' => array_map(static fn (string $k): Item => new Item(['key' => $k]), $keys)]);
+        $bytes = Wire::keys('cache', $keys);
+        self::assertSame(bin2hex($r->serializeToString()), bin2hex($bytes));
+        self::assertSame(Wire::request('cache', array_map(static fn (string $k): array => [$k], $keys)), $bytes);
+        self::assertSame('', Wire::keys('', []));
+    }
+
+    public function testResponsesWithUnknownFieldsAndLongLengths(): void
+    {
+        $value = str_repeat('v', 300);
+        $item = (new Item(['key' => 'k', 'value' => $value, 'timeout' => 't']))->serializeToString();
+        // An unknown varint field (9) inside the item and one beside it.
+        $len = \strlen($item) + 2;
+        self::assertGreaterThan(127, $len);
+        $varint = \chr(($len & 0x7f) | 0x80) . \chr($len >> 7);
+        $bytes = "\x0a" . $varint . $item . "\x48\x05" . "\x48\x96\x01";
+        self::assertSame(['k' => [$value, 't']], Wire::response($bytes));
+    }
+
+    /** @return iterable<string, array{string}> */
+    public static function malformed(): iterable
+    {
+        yield 'item longer than the reply' => ["\x0a\x7f" . 'short'];
+        yield 'field longer than its item' => ["\x0a\x03\x0a\x05abc"];
+        yield 'truncated length' => ["\x0a"];
+        yield 'truncated varint' => ["\x0a\x80"];
+        yield 'unknown field past its item' => ["\x0a\x01\x48\x96\x01"];
+        yield 'bad wire type' => ["\x0f"];
+    }
+
+    /** @dataProvider malformed */
+    public function testMalformedRepliesRaise(string $bytes): void
     {
         $this->expectException(KeyValueException::class);
-        Wire::response("\x0a\x7f" . 'short');
+        Wire::response($bytes);
     }
 }

@@ -89,7 +89,10 @@ pub fn run(global: &Global, host: Host, report: Option<PathBuf>) -> Result<(), F
     for warning in loaded.warnings.iter().chain(&plan.warnings) {
         tracing::warn!(target: "coyote::config", "{warning}");
     }
-    let tuning = Tuning::from_env(loaded.config.has_section("jobs"));
+    let tuning = Tuning::from_env(
+        loaded.config.has_section("jobs"),
+        loaded.config.has_section("http"),
+    );
     if tuning.batch_scheduling {
         batch_scheduling();
     }
@@ -157,15 +160,26 @@ struct Tuning {
 impl Tuning {
     /// `COYOTE_RUNTIME=current|multi` (default: current on <= 2 CPUs,
     /// cgroup limits included, unless the config runs `jobs`);
-    /// `COYOTE_SCHED=batch|normal` (default batch); `COYOTE_SHARDS=N`
-    /// (default: one per CPU; 1 turns sharding off).
+    /// `COYOTE_SCHED=batch|normal` (default: batch when the config serves
+    /// `http`, normal otherwise); `COYOTE_SHARDS=N` (default: one per CPU;
+    /// 1 turns sharding off).
     ///
     /// The jobs pollers run on the main event loop (HTTP's pipe pools run
     /// on the shards): with one thread there, a 2-consumer drain on 2 CPUs
     /// measured 20-29k jobs/s against 40-48k with a thread per CPU and a
     /// 41-58k pool ceiling (bench/jobs, BENCHMARKS.md), so a config with
     /// `jobs` gets the multi-threaded main loop.
-    fn from_env(runs_jobs: bool) -> Self {
+    ///
+    /// SCHED_BATCH is the default only where it was measured to pay, an
+    /// HTTP pool handing requests to PHP workers over pipes (+15-20 %
+    /// req/s). A batch process woken by a socket (an RPC call, a Redis
+    /// reply) does not preempt what runs on a busy CPU and can wait for
+    /// the next scheduler tick (4 ms at 250 Hz); on the kv bench over the
+    /// redis driver the MGet(10) p99 was 7.6-7.7 ms with it and 3.0-4.3 ms
+    /// without, on a loaded 2-CPU machine where the memory driver's p99
+    /// went the other way (bench/results/kv-2026-12-03.txt): no gain was
+    /// shown for RPC-only configs, so they keep the normal scheduler.
+    fn from_env(runs_jobs: bool, serves_http: bool) -> Self {
         let cpus = std::thread::available_parallelism().map_or(1, usize::from);
         let runtime = match std::env::var("COYOTE_RUNTIME").as_deref() {
             Ok("current") => RuntimeFlavor::CurrentThread,
@@ -173,7 +187,11 @@ impl Tuning {
             _ if cpus <= 2 && !runs_jobs => RuntimeFlavor::CurrentThread,
             _ => RuntimeFlavor::MultiThread,
         };
-        let batch_scheduling = std::env::var("COYOTE_SCHED").as_deref() != Ok("normal");
+        let batch_scheduling = match std::env::var("COYOTE_SCHED").as_deref() {
+            Ok("batch") => true,
+            Ok("normal") => false,
+            _ => serves_http,
+        };
         let shards = std::env::var("COYOTE_SHARDS")
             .ok()
             .and_then(|v| v.trim().parse::<usize>().ok())

@@ -9,7 +9,9 @@
 //!
 //! # Layout
 //! - `message`: request / response frames <-> [`Call`] and its answer.
-//! - `server`: the listener, per-connection reader / writer, dispatch.
+//! - `server`: the listener, the service registry, dispatch.
+//! - `conn`: one connection as one task: reads frames, runs its calls
+//!   concurrently (bounded), writes the ready answers together.
 //! - `client`: a small async client (the CLI, tests).
 //! - `codec`: arguments / results in the request's codec (JSON, msgpack, raw).
 //! - `services/`: one file per service (`informer`, `resetter`).
@@ -17,6 +19,7 @@
 
 mod client;
 pub mod codec;
+mod conn;
 mod error;
 mod message;
 mod server;

@@ -4,16 +4,14 @@ use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
-use coyote_listener::{Address, Listener, LocalAddr, ReadHalf, WriteHalf};
-use futures::{SinkExt, StreamExt};
-use goridge::{flags, Frame, FrameCodec};
-use tokio::sync::{mpsc, Semaphore};
-use tokio_util::codec::{FramedRead, FramedWrite};
+use coyote_listener::{Address, Listener, LocalAddr};
+use goridge::Frame;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::message::respond;
-use crate::{Call, RpcError, MAX_FRAME};
+use crate::conn::Conn;
+use crate::{Call, RpcError};
 
 /// What a service method returns: the encoded result.
 pub type ServiceFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>, RpcError>> + Send + 'a>>;
@@ -164,8 +162,8 @@ impl RpcServer {
         &self.address
     }
 
-    /// Accepts connections until `shutdown`; every connection and call
-    /// runs on `tracker`. A unix socket file is removed when this returns.
+    /// Accepts connections until `shutdown`; every connection runs as one
+    /// task on `tracker` (its calls run inside it, see `conn`). A unix socket file is removed when this returns.
     pub async fn serve(
         self,
         services: Services,
@@ -188,7 +186,6 @@ impl RpcServer {
             let conn = Conn {
                 services: services.clone(),
                 shutdown: shutdown.clone(),
-                tracker: tracker.clone(),
                 limits,
                 slots: slots.clone(),
             };
@@ -197,91 +194,5 @@ impl RpcServer {
                 drop(slot);
             });
         }
-    }
-}
-
-/// One client connection: reads calls, runs each as its own task (calls
-/// may be pipelined and answered out of order, at most
-/// `limits.max_in_flight` at once), writes answers in the order they
-/// finish.
-struct Conn {
-    services: Services,
-    shutdown: CancellationToken,
-    tracker: TaskTracker,
-    limits: RpcLimits,
-    /// The listener's connection slots (to tell when it is under pressure).
-    slots: Arc<Semaphore>,
-}
-
-impl Conn {
-    fn under_pressure(&self) -> bool {
-        let max = self.limits.max_connections.max(1);
-        max - self.slots.available_permits() > max / 2
-    }
-
-    async fn serve(self, reader: ReadHalf, writer: WriteHalf) {
-        let mut frames = FramedRead::new(reader, FrameCodec::new(MAX_FRAME));
-        let in_flight = Arc::new(Semaphore::new(self.limits.max_in_flight.max(1)));
-        let (answers, mut outbox) = mpsc::channel::<Frame>(self.limits.max_in_flight.max(1));
-        let writer_task = self.tracker.spawn(async move {
-            let mut sink = FramedWrite::new(writer, FrameCodec::new(MAX_FRAME));
-            while let Some(frame) = outbox.recv().await {
-                if let Err(e) = sink.send(frame).await {
-                    tracing::debug!(target: "coyote::rpc", error = %e, "client went away");
-                    return;
-                }
-            }
-        });
-        loop {
-            // Backpressure: the next frame is read only when a call slot
-            // is free.
-            let permit = tokio::select! {
-                () = self.shutdown.cancelled() => break,
-                permit = in_flight.clone().acquire_owned() => permit,
-            };
-            let Ok(permit) = permit else { break };
-            let next = tokio::select! {
-                () = self.shutdown.cancelled() => break,
-                next = frames.next() => next,
-                () = tokio::time::sleep(self.limits.idle_timeout) => {
-                    let idle = in_flight.available_permits() + 1 == self.limits.max_in_flight.max(1);
-                    if idle && self.under_pressure() {
-                        tracing::debug!(target: "coyote::rpc", "closing an idle connection: too many are open");
-                        break;
-                    }
-                    continue;
-                }
-            };
-            let frame = match next {
-                None => break,
-                Some(Ok(frame)) => frame,
-                Some(Err(e)) => {
-                    // The stream cannot be re-synchronised after a bad frame.
-                    tracing::warn!(target: "coyote::rpc", error = %e, "bad RPC frame; closing the connection");
-                    break;
-                }
-            };
-            let codec = frame.flags & !(flags::ERROR | flags::CONTROL);
-            match Call::from_frame(frame) {
-                Ok(call) => {
-                    let services = self.services.clone();
-                    let answers = answers.clone();
-                    self.tracker.spawn(async move {
-                        let answer = services.dispatch(&call).await;
-                        let _ = answers.send(answer).await;
-                        drop(permit);
-                    });
-                }
-                Err((seq, e)) => {
-                    let answer = respond(seq, "", codec | flags::ERROR, e.to_string().as_bytes());
-                    drop(permit);
-                    if answers.send(answer).await.is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-        drop(answers);
-        let _ = writer_task.await;
     }
 }

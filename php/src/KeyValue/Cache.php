@@ -169,7 +169,7 @@ final class Cache
     /** @param list<string> $keys */
     private function request(array $keys): string
     {
-        return Wire::request($this->name, array_map(static fn (string $k): array => [$k], $keys));
+        return Wire::keys($this->name, $keys);
     }
 
     /**

@@ -29,6 +29,33 @@ final class Wire
     }
 
     /**
+     * A Request of keys only (MGet, Has, TTL, Delete): the same bytes as
+     * request() with one-element items, without building them.
+     *
+     * @param list<string> $keys
+     */
+    public static function keys(string $storage, array $keys): string
+    {
+        $out = $storage === '' ? '' : "\x0a" . self::varint(\strlen($storage)) . $storage;
+        foreach ($keys as $key) {
+            $n = \strlen($key);
+            if ($n === 0) {
+                $out .= "\x12\x00";
+            } elseif ($n < 0x7e) {
+                // Both lengths fit in one varint byte.
+                $out .= "\x12" . \chr($n + 2) . "\x0a" . \chr($n) . $key;
+            } else {
+                $body = "\x0a" . self::varint($n) . $key;
+                $out .= "\x12" . self::varint(\strlen($body)) . $body;
+            }
+        }
+        return $out;
+    }
+
+    /**
+     * Parses a Response in place (offsets, no copies of the items): the
+     * reply of every call is one, so this is the SDK's hot path.
+     *
      * @return array<string, array{0: string, 1: string}> key => [value, timeout]
      */
     public static function response(string $bytes): array
@@ -37,25 +64,61 @@ final class Wire
         $pos = 0;
         $end = \strlen($bytes);
         while ($pos < $end) {
-            [$tag, $value] = self::next($bytes, $pos);
-            if ($tag !== 0x0a || $value === null) {
+            $tag = \ord($bytes[$pos]);
+            if ($tag !== 0x0a) {
+                // Not an item (an unknown field): skipped by its wire type.
+                self::next($bytes, $pos);
                 continue;
             }
+            $pos++;
+            $len = self::length($bytes, $pos, $end);
+            $stop = $pos + $len;
             $key = $val = $timeout = '';
-            $p = 0;
-            $n = \strlen($value);
-            while ($p < $n) {
-                [$t, $v] = self::next($value, $p);
-                match ($t) {
-                    0x0a => $key = (string) $v,
-                    0x12 => $val = (string) $v,
-                    0x1a => $timeout = (string) $v,
-                    default => null,
-                };
+            while ($pos < $stop) {
+                $t = \ord($bytes[$pos]);
+                if ($t !== 0x0a && $t !== 0x12 && $t !== 0x1a) {
+                    self::next($bytes, $pos);
+                    if ($pos > $stop) {
+                        throw new KeyValueException('malformed kv.v1 reply: field past its item');
+                    }
+                    continue;
+                }
+                $pos++;
+                $n = self::length($bytes, $pos, $stop);
+                $v = substr($bytes, $pos, $n);
+                $pos += $n;
+                if ($t === 0x0a) {
+                    $key = $v;
+                } elseif ($t === 0x12) {
+                    $val = $v;
+                } else {
+                    $timeout = $v;
+                }
             }
             $out[$key] = [$val, $timeout];
         }
         return $out;
+    }
+
+    /**
+     * A length-delimited field's length at `$pos` (advanced past it),
+     * checked to end by `$limit`.
+     */
+    private static function length(string $b, int &$pos, int $limit): int
+    {
+        if ($pos >= $limit) {
+            throw new KeyValueException('malformed kv.v1 reply: truncated field');
+        }
+        $n = \ord($b[$pos]);
+        if ($n < 0x80) {
+            $pos++;
+        } else {
+            $n = self::readVarint($b, $pos);
+        }
+        if ($n > $limit - $pos) {
+            throw new KeyValueException('malformed kv.v1 reply: field longer than the message');
+        }
+        return $n;
     }
 
     private static function field(string|int $tag, string $value): string

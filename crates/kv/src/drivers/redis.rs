@@ -4,7 +4,11 @@
 //! `master_name` the addresses are Sentinels; several addresses without it
 //! are cluster nodes.
 //!
-//! One multiplexed connection serves every call. A call that finds the
+//! One multiplexed connection serves every call, with `TCP_NODELAY` (the
+//! client's default is off). A multi-key call is one round trip: one
+//! `MGET` / `DEL`, or a pipeline of per-key commands, on a server; on a
+//! cluster (where a pipeline must stay in one slot) its per-key commands
+//! are sent at once and awaited together. A call that finds the
 //! link broken (I/O, timeout, dropped) gives it up and answers the error;
 //! the next call, or the health task (a `PING` every second), dials again.
 //! The last failure is what `/ready` reports until a dial succeeds.
@@ -16,8 +20,11 @@ use bytes::Bytes;
 use coyote_host::BoxFuture;
 use redis::aio::MultiplexedConnection;
 use redis::cluster_async::ClusterConnection;
+use redis::io::tcp::TcpSettings;
 use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
-use redis::{AsyncConnectionConfig, Cmd, ConnectionAddr, FromRedisValue, RedisConnectionInfo};
+use redis::{
+    AsyncConnectionConfig, Cmd, ConnectionAddr, FromRedisValue, Pipeline, RedisConnectionInfo,
+};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -40,13 +47,28 @@ enum Conn {
     Cluster(ClusterConnection),
 }
 
+/// What one round trip sends.
+#[derive(Clone, Copy)]
+enum Req<'a> {
+    Cmd(&'a Cmd),
+    Pipe(&'a Pipeline),
+}
+
 impl Conn {
-    async fn query<T: FromRedisValue>(&mut self, cmd: &Cmd) -> redis::RedisResult<T> {
-        match self {
-            Self::Single(c) => cmd.query_async(c).await,
-            Self::Cluster(c) => cmd.query_async(c).await,
+    async fn query<T: FromRedisValue>(&mut self, req: Req<'_>) -> redis::RedisResult<T> {
+        match (self, req) {
+            (Self::Single(c), Req::Cmd(cmd)) => cmd.query_async(c).await,
+            (Self::Cluster(c), Req::Cmd(cmd)) => cmd.query_async(c).await,
+            (Self::Single(c), Req::Pipe(p)) => p.query_async(c).await,
+            (Self::Cluster(c), Req::Pipe(p)) => p.query_async(c).await,
         }
     }
+}
+
+/// The client's TCP options: `TCP_NODELAY`, so that a command is not held
+/// back behind an unacknowledged one.
+fn tcp() -> TcpSettings {
+    TcpSettings::default().set_nodelay(true)
 }
 
 #[derive(Default)]
@@ -77,7 +99,8 @@ fn info(addr: &str, user: &str, password: &str, db: i64) -> Result<redis::Connec
     Ok(
         redis::IntoConnectionInfo::into_connection_info(ConnectionAddr::Tcp(host, port))
             .map_err(|e| e.to_string())?
-            .set_redis_settings(settings),
+            .set_redis_settings(settings)
+            .set_tcp_settings(tcp()),
     )
 }
 
@@ -98,7 +121,11 @@ fn target(o: &RedisOptions) -> Result<Target, String> {
         let client = SentinelClient::build(
             sentinels,
             o.master_name.clone(),
-            Some(SentinelNodeConnectionInfo::default().set_redis_connection_info(node)),
+            Some(
+                SentinelNodeConnectionInfo::default()
+                    .set_redis_connection_info(node)
+                    .set_tcp_settings(tcp()),
+            ),
             SentinelServerType::Master,
         )
         .map_err(|e| e.to_string())?;
@@ -112,7 +139,8 @@ fn target(o: &RedisOptions) -> Result<Target, String> {
             .collect::<Result<Vec<_>, _>>()?;
         let mut b = redis::cluster::ClusterClientBuilder::new(nodes)
             .connection_timeout(o.dial_timeout)
-            .response_timeout(o.response_timeout);
+            .response_timeout(o.response_timeout)
+            .tcp_settings(tcp());
         if !o.username.is_empty() {
             b = b.username(&o.username);
         }
@@ -187,7 +215,7 @@ impl RedisStorage {
                         .map_err(|e| e.to_string())?,
                 ),
             };
-            conn.query::<()>(&redis::cmd("PING"))
+            conn.query::<()>(Req::Cmd(&redis::cmd("PING")))
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(conn)
@@ -229,8 +257,12 @@ impl RedisStorage {
     }
 
     async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, KvError> {
+        self.send(Req::Cmd(cmd)).await
+    }
+
+    async fn send<T: FromRedisValue>(&self, req: Req<'_>) -> Result<T, KvError> {
         let mut conn = self.conn().await?;
-        match conn.query(cmd).await {
+        match conn.query(req).await {
             Ok(v) => Ok(v),
             Err(e) if broken(&e) => {
                 let why = format!("{}: link lost: {e}", self.name());
@@ -267,17 +299,38 @@ fn millis(at: SystemTime) -> i64 {
         .max(1)
 }
 
+impl RedisStorage {
+    /// Runs one command per key in one round trip: a pipeline on a server,
+    /// all at once on a cluster (a pipeline there must stay in one slot;
+    /// the multiplexed connection sends the commands together).
+    async fn per_key<T: FromRedisValue>(&self, cmds: Vec<Cmd>) -> Result<Vec<T>, KvError> {
+        match (&self.target, cmds.as_slice()) {
+            (_, [one]) => Ok(vec![self.query(one).await?]),
+            (Target::Cluster(_), _) => {
+                futures::future::try_join_all(cmds.iter().map(|c| self.query(c))).await
+            }
+            _ => {
+                let mut pipe = redis::pipe();
+                for c in cmds {
+                    pipe.add_command(c);
+                }
+                self.send(Req::Pipe(&pipe)).await
+            }
+        }
+    }
+}
+
 impl Storage for RedisStorage {
     fn has<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<Vec<String>, KvError>> {
         Box::pin(async move {
-            let mut out = Vec::new();
-            for k in keys {
-                let n: i64 = self.query(redis::cmd("EXISTS").arg(k)).await?;
-                if n > 0 {
-                    out.push(k.clone());
-                }
-            }
-            Ok(out)
+            let cmds = keys.iter().map(|k| redis::cmd("EXISTS").arg(k).clone());
+            let found: Vec<i64> = self.per_key(cmds.collect()).await?;
+            Ok(keys
+                .iter()
+                .zip(found)
+                .filter(|(_, n)| *n > 0)
+                .map(|(k, _)| k.clone())
+                .collect())
         })
     }
 
@@ -286,15 +339,12 @@ impl Storage for RedisStorage {
         keys: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<(String, Bytes)>, KvError>> {
         Box::pin(async move {
-            // One MGET on a server; a cluster splits it by slot itself only
-            // for same-slot keys, so it gets one GET per key.
+            // One MGET on a server; on a cluster MGET works only for
+            // same-slot keys, so it gets one GET per key.
             let values: Vec<Option<Vec<u8>>> = match &self.target {
                 Target::Cluster(_) => {
-                    let mut v = Vec::with_capacity(keys.len());
-                    for k in keys {
-                        v.push(self.query(redis::cmd("GET").arg(k)).await?);
-                    }
-                    v
+                    let cmds = keys.iter().map(|k| redis::cmd("GET").arg(k).clone());
+                    self.per_key(cmds.collect()).await?
                 }
                 _ => self.query(redis::cmd("MGET").arg(keys)).await?,
             };
@@ -308,34 +358,38 @@ impl Storage for RedisStorage {
 
     fn set(&self, items: Vec<Put>) -> BoxFuture<'_, Result<(), KvError>> {
         Box::pin(async move {
-            for p in items {
+            let cmds = items.iter().map(|p| {
                 let mut cmd = redis::cmd("SET");
                 cmd.arg(&p.key).arg(p.value.as_ref());
                 if let Some(at) = p.expires {
                     cmd.arg("PXAT").arg(millis(at));
                 }
-                self.query::<()>(&cmd).await?;
-            }
+                cmd
+            });
+            let _: Vec<redis::Value> = self.per_key(cmds.collect()).await?;
             Ok(())
         })
     }
 
     fn expire(&self, items: Vec<(String, SystemTime)>) -> BoxFuture<'_, Result<(), KvError>> {
         Box::pin(async move {
-            for (k, at) in items {
-                self.query::<i64>(redis::cmd("PEXPIREAT").arg(&k).arg(millis(at)))
-                    .await?;
-            }
+            let cmds = items
+                .iter()
+                .map(|(k, at)| redis::cmd("PEXPIREAT").arg(k).arg(millis(*at)).clone());
+            let _: Vec<i64> = self.per_key(cmds.collect()).await?;
             Ok(())
         })
     }
 
     fn ttl<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<Expiries, KvError>> {
         Box::pin(async move {
+            let cmds = keys
+                .iter()
+                .map(|k| redis::cmd("PEXPIRETIME").arg(k).clone());
+            let found: Vec<i64> = self.per_key(cmds.collect()).await?;
             let mut out = Vec::new();
-            for k in keys {
+            for (k, at) in keys.iter().zip(found) {
                 // -2: no such key; -1: no expiry; else ms since the epoch.
-                let at: i64 = self.query(redis::cmd("PEXPIRETIME").arg(k)).await?;
                 match at {
                     -2 => {}
                     -1 => out.push((k.clone(), None)),
@@ -354,8 +408,15 @@ impl Storage for RedisStorage {
 
     fn delete<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<(), KvError>> {
         Box::pin(async move {
-            for k in keys {
-                self.query::<i64>(redis::cmd("DEL").arg(k)).await?;
+            // One DEL of every key on a server; per key on a cluster.
+            match &self.target {
+                Target::Cluster(_) => {
+                    let cmds = keys.iter().map(|k| redis::cmd("DEL").arg(k).clone());
+                    let _: Vec<i64> = self.per_key(cmds.collect()).await?;
+                }
+                _ => {
+                    self.query::<i64>(redis::cmd("DEL").arg(keys)).await?;
+                }
             }
             Ok(())
         })
