@@ -57,7 +57,7 @@ fn status_dashboard_defaults_token_and_unknown_keys() {
     assert_eq!(dashboard.token, "s3cret");
     assert_eq!(
         loaded.warnings,
-        vec!["<string>:7:5: status.dashboard.tokn: unknown key, ignored"]
+        vec!["<string>:7:5: status.dashboard.tokn: unknown key, ignored; did you mean `token`?"]
     );
 }
 
