@@ -22,7 +22,7 @@ use Symfony\Component\HttpFoundation\Response;
 use Symfony\Component\HttpFoundation\StreamedResponse;
 
 require_once 'Symfony/Component/HttpFoundation/autoload.php';  // Debian's php-symfony-http-foundation
-require_once 'Illuminate/Http/autoload.php';                   // Debian's php-laravel-framework (Lumen's)
+require_once 'Illuminate/Http/autoload.php';                   // Debian's php-illuminate-http (a Lumen dependency)
 
 /**
  * Drives the HttpFoundation bridge over the real relay: the requests are

@@ -44,11 +44,13 @@ final class HttpFoundationWorker
         private string $uploadedFileClass = UploadedFile::class,
         private string $requestClass = SymfonyRequest::class,
     ) {
-        if (!is_a($uploadedFileClass, UploadedFile::class, true)) {
-            throw new \InvalidArgumentException("$uploadedFileClass does not extend " . UploadedFile::class);
-        }
-        if (!is_a($requestClass, SymfonyRequest::class, true)) {
-            throw new \InvalidArgumentException("$requestClass does not extend " . SymfonyRequest::class);
+        foreach ([$uploadedFileClass => UploadedFile::class, $requestClass => SymfonyRequest::class] as $class => $base) {
+            if (!class_exists($class)) {
+                throw new \InvalidArgumentException("class $class not found (is its autoloader loaded?)");
+            }
+            if (!is_a($class, $base, true)) {
+                throw new \InvalidArgumentException("$class does not extend $base");
+            }
         }
         $environment = $_SERVER;
         foreach (array_keys($environment) as $name) {
