@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what Coyote needs from Debian's packages, only when missing.
-#   scripts/deps.sh test    PHP CLI, PHPUnit, PSR-7 libraries, php-redis, redis-server (tests, examples),
+#   scripts/deps.sh test    PHP CLI, PHPUnit, PSR-7 libraries, Symfony HttpFoundation, Lumen,
+#                           php-redis, redis-server (tests, examples),
 #                           chromium + node (the dashboard's browser test; Playwright from npm, no browser download)
 #   scripts/deps.sh bench   the above plus wrk, nginx, php-fpm (benchmarks)
 set -euo pipefail
-want=(php-cli phpunit php-nyholm-psr7 php-psr-http-factory php-psr-http-message php-google-protobuf php-slim php-redis redis-server)
+want=(php-cli phpunit php-nyholm-psr7 php-psr-http-factory php-psr-http-message php-google-protobuf php-slim
+  php-symfony-http-foundation php-laravel-lumen-framework php-redis redis-server)
 case "${1:-test}" in
   test) want+=(chromium nodejs) ;;
   bench) want+=(wrk nginx php-fpm) ;;
