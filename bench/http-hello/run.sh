@@ -12,6 +12,7 @@
 # Usage: bench/http-hello/run.sh [WORKERS] [SECONDS] [CONNECTIONS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. bench/lib.sh
 root=$PWD
 workers=${1:-4}; seconds=${2:-10}; conns=${3:-64}
 scripts/deps.sh bench
@@ -20,8 +21,7 @@ scripts/deps.sh bench
 cargo build --release -q -p coyote --features count-allocs
 counting_bin=$(mktemp); cp target/release/coyote "$counting_bin"; chmod 755 "$counting_bin"
 cargo build --release -q -p coyote
-work=$(mktemp -d); chmod 755 "$work"; trap 'rm -f "$counting_bin"; kill $(jobs -p) 2>/dev/null || true; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; [ -f "$work/fpm.pid" ] && kill "$(cat "$work/fpm.pid")" 2>/dev/null; rm -rf "$work"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+work=$(mktemp -d); chmod 755 "$work"; trap 'rm -f "$counting_bin"; kill $(jobs -p) 2>/dev/null || true; stop_servers "$work"; rm -rf "$work"' EXIT
 cport=$(free_port); nport=$(free_port)
 
 # --- Coyote
@@ -44,67 +44,28 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$cport/" >/dev/null && break;
 idle_rss_kb=$(awk '/VmRSS/{print $2}' /proc/$coyote_pid/status)
 
 # --- nginx + php-fpm (static pool of the same size, unix socket)
-fpm_bin=$(command -v php-fpm8.2 || command -v php-fpm)
-cat > "$work/fpm.conf" <<CONF
-[global]
-pid = $work/fpm.pid
-error_log = $work/fpm.log
-daemonize = yes
-[bench]
-listen = $work/fpm.sock
-listen.mode = 0666
-pm = static
-pm.max_children = $workers
-user = root
-group = root
-CONF
-"$fpm_bin" -R -y "$work/fpm.conf"
-cat > "$work/nginx.conf" <<CONF
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx.err warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/body;
-  proxy_temp_path $work/proxy;
-  fastcgi_temp_path $work/fastcgi;
-  uwsgi_temp_path $work/uwsgi;
-  scgi_temp_path $work/scgi;
-  server {
-    listen 127.0.0.1:$nport;
-    location / {
+fpm_start "$work" "$workers"
+nginx_start "$work" "$nport" "    location / {
       include /etc/nginx/fastcgi_params;
       fastcgi_param SCRIPT_FILENAME $root/bench/http-hello/fpm/index.php;
       fastcgi_pass unix:$work/fpm.sock;
       fastcgi_keep_conn on;
-    }
-  }
-}
-CONF
-nginx -c "$work/nginx.conf"
+    }"
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$nport/" >/dev/null && break; sleep 0.1; done
 
 ticks=$(getconf CLK_TCK)
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12, $13 }' "/proc/$1/stat"; } # utime stime
-run_wrk() { # url [seconds] -> "rps p99_ms"
-  wrk -t2 -c"$conns" -d"${2:-$seconds}s" --latency "$1" > "$work/wrk.txt" 2>&1
-  rps=$(awk '/Requests\/sec/{print $2}' "$work/wrk.txt")
-  p99=$(awk '$1=="99%"{v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}' "$work/wrk.txt")
-  errors=$(awk '/Non-2xx|Socket errors/{print}' "$work/wrk.txt" | tr '\n' ' ')
-  echo "$rps $p99 $errors"
-}
 printf "%-8s %-6s %12s %10s  %s\n" server route rps p99_ms errors
 for route in / "/echo?x=1"; do
   # warm up both, then measure side by side
   wrk -t1 -c8 -d1s "http://127.0.0.1:$cport$route" >/dev/null 2>&1
   wrk -t1 -c8 -d1s "http://127.0.0.1:$nport$route" >/dev/null 2>&1
   read -r u0 s0 <<<"$(cpu_ticks "$coyote_pid")"
-  read -r c_rps c_p99 c_err <<<"$(run_wrk "http://127.0.0.1:$cport$route")"
+  read -r c_rps c_p99 c_err <<<"$(run_wrk "http://127.0.0.1:$cport$route" "$seconds" "$conns")"
   read -r u1 s1 <<<"$(cpu_ticks "$coyote_pid")"
   c_reqs=$(awk '/requests in/{print $1}' "$work/wrk.txt")
   c_rss_kb=$(awk '/VmRSS/{print $2}' /proc/$coyote_pid/status)
-  read -r f_rps f_p99 f_err <<<"$(run_wrk "http://127.0.0.1:$nport$route")"
+  read -r f_rps f_p99 f_err <<<"$(run_wrk "http://127.0.0.1:$nport$route" "$seconds" "$conns")"
   printf "%-8s %-6s %12s %10s  %s\n" coyote "$route" "$c_rps" "$c_p99" "${c_err:-}"
   printf "%-8s %-6s %12s %10s  %s\n" fpm "$route" "$f_rps" "$f_p99" "${f_err:-}"
   if [ "$route" = / ]; then
@@ -126,7 +87,7 @@ curl -sf "http://127.0.0.1:$cport/" >/dev/null || { echo "the count-allocs build
 wrk -t1 -c8 -d1s "http://127.0.0.1:$cport/" >/dev/null 2>&1
 scrape() { curl -sf "http://127.0.0.1:$mport/metrics" | awk '$1=="coyote_allocations_total"{a=$2} $1 ~ /^rr_http_request_total/{r+=$2} END{print a, r}'; }
 read -r a0 r0 <<<"$(scrape)"
-run_wrk "http://127.0.0.1:$cport/" 3 >/dev/null
+run_wrk "http://127.0.0.1:$cport/" 3 "$conns" >/dev/null
 read -r a1 r1 <<<"$(scrape)"
 allocs=$(python3 -c "print(f'{($a1-$a0)/($r1-$r0):.1f}')")
 kill "$count_pid"; wait "$count_pid" 2>/dev/null || true

@@ -1,0 +1,77 @@
+# Shared pieces of the benchmark scripts (sourced, not run):
+#   free_port                      a free loopback TCP port
+#   wait_http URL                  until URL answers 2xx (10 s at most)
+#   fpm_start WORK N [LINES]       php-fpm, static pool of N, unix socket WORK/fpm.sock
+#                                  (extra pool lines, e.g. php_admin_value, in LINES)
+#   nginx_start WORK PORT BODY     nginx, one worker, BODY inside `server { listen ...; }`
+#   run_wrk URL SECONDS CONNS      -> "rps p99_ms errors"; wrk's output in WORK/wrk.txt
+#   stop_servers WORK              nginx and php-fpm of WORK, if started
+# Each needs `work` (a private temp dir) set by the caller for run_wrk.
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_http() {
+  for _ in $(seq 100); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done
+  echo "no answer from $1" >&2
+  return 1
+}
+
+fpm_start() { # work workers [extra pool lines]
+  local w=$1 n=$2 extra=${3:-}
+  local bin
+  bin=$(command -v php-fpm8.2 || command -v php-fpm)
+  cat > "$w/fpm.conf" <<CONF
+[global]
+pid = $w/fpm.pid
+error_log = $w/fpm.log
+daemonize = yes
+[bench]
+listen = $w/fpm.sock
+listen.mode = 0666
+pm = static
+pm.max_children = $n
+user = root
+group = root
+catch_workers_output = yes
+$extra
+CONF
+  "$bin" -R -y "$w/fpm.conf"
+}
+
+nginx_start() { # work port server-body
+  local w=$1 port=$2 body=$3
+  cat > "$w/nginx.conf" <<CONF
+worker_processes 1;
+pid $w/nginx.pid;
+error_log $w/nginx.err warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $w/body;
+  proxy_temp_path $w/proxy;
+  fastcgi_temp_path $w/fastcgi;
+  uwsgi_temp_path $w/uwsgi;
+  scgi_temp_path $w/scgi;
+  server {
+    listen 127.0.0.1:$port;
+$body
+  }
+}
+CONF
+  nginx -c "$w/nginx.conf"
+}
+
+run_wrk() { # url seconds conns -> "rps p99_ms errors"
+  wrk -t2 -c"$3" -d"$2s" --latency "$1" > "$work/wrk.txt" 2>&1
+  local rps p99 errors
+  rps=$(awk '/Requests\/sec/{print $2}' "$work/wrk.txt")
+  p99=$(awk '$1=="99%"{v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}' "$work/wrk.txt")
+  errors=$(awk '/Non-2xx|Socket errors/{print}' "$work/wrk.txt" | tr '\n' ' ')
+  echo "$rps $p99 $errors"
+}
+
+stop_servers() { # work
+  [ -f "$1/nginx.pid" ] && kill "$(cat "$1/nginx.pid")" 2>/dev/null
+  [ -f "$1/fpm.pid" ] && kill "$(cat "$1/fpm.pid")" 2>/dev/null
+  return 0
+}
