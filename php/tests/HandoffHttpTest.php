@@ -90,6 +90,24 @@ final class HandoffHttpTest extends TestCase
         }
     }
 
+    /** @dataProvider modes */
+    public function testTheHelloWorkerAnswersInBothModes(string $mode): void
+    {
+        $peer = new HandoffPeer(__DIR__ . '/../workers/handoff-hello.php', $mode);
+        $peer->handshake();
+        [$client] = $peer->connect();
+        $http = new RawHttp($client);
+        $http->write(self::get('/') . self::get('/anything'));
+        foreach ([1, 2] as $ignored) {
+            $response = $http->response();
+            self::assertSame(200, $response['status']);
+            self::assertSame('Hello, World!', $response['body']);
+            self::assertSame('text/plain', $response['headers']['content-type']);
+        }
+        $peer->stop();
+        self::assertSame(0, $peer->wait(), $peer->stderr());
+    }
+
     public function testPipelinedRequestsAreAnsweredInOrder(): void
     {
         $peer = self::worker();

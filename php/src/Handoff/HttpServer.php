@@ -34,8 +34,10 @@ use Psr\Http\Message\UriFactoryInterface;
  * idle_timeout between requests; select()'s timeout is the next deadline,
  * so an idle worker does not wake up. On stop: the listening socket is
  * closed, idle connections are closed at once, requests in progress are
- * answered (with `Connection: close`), then run() returns; closes are
- * reported to Coyote once per loop turn.
+ * answered (with `Connection: close`; a connection taken but silent so far
+ * gets its one request, within header_timeout), then run() returns; closes
+ * are reported to Coyote once per loop turn. No Fibers: the handler is
+ * synchronous, the loop only multiplexes the sockets.
  */
 final class HttpServer
 {
