@@ -1,0 +1,256 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Coyote\Handoff;
+
+use Nyholm\Psr7\Factory\Psr17Factory;
+use Psr\Http\Message\ResponseInterface;
+use Psr\Http\Message\ServerRequestFactoryInterface;
+use Psr\Http\Message\ServerRequestInterface;
+use Psr\Http\Message\StreamFactoryInterface;
+use Psr\Http\Message\UriFactoryInterface;
+
+/**
+ * An event-driven HTTP/1.1 server for a hand-off worker: one
+ * stream_select() loop over the control socket, the listening socket
+ * (reuseport) and every client connection, keep-alive and pipelining
+ * included. The handler is a PSR-15 handler's `handle`: a
+ * `callable(ServerRequestInterface): ResponseInterface`, or a
+ * `Psr\Http\Server\RequestHandlerInterface`; it runs synchronously, one
+ * request at a time, and an exception it throws is answered with 500 (the
+ * connection and the worker go on).
+ *
+ * ```php
+ * $factory = new Psr17Factory();
+ * (HttpServer::create(fn (ServerRequestInterface $r) => $factory->createResponse()
+ *     ->withBody($factory->createStream('Hello, World!'))))->run();
+ * ```
+ *
+ * Requests the server refuses itself: 400 (malformed, then close), 413
+ * (body over max_body_size), 431 (head over max_header_size), 501 (an
+ * unknown transfer coding), 505 (not HTTP/1.x). A connection that does not
+ * complete a head within header_timeout is closed, as is one idle for
+ * idle_timeout between requests; select()'s timeout is the next deadline,
+ * so an idle worker does not wake up. On stop: the listening socket is
+ * closed, idle connections are closed at once, requests in progress are
+ * answered (with `Connection: close`; a connection taken but silent so far
+ * gets its one request, within header_timeout), then run() returns; closes
+ * are reported to Coyote once per loop turn. No Fibers: the handler is
+ * synchronous, the loop only multiplexes the sockets.
+ */
+final class HttpServer
+{
+    /** @var \Closure(ServerRequestInterface): ResponseInterface */
+    private \Closure $handler;
+    private HttpOptions $options;
+    private ServerRequestBuilder $builder;
+    /** @var array<int, HttpConnection> by stream id */
+    private array $connections = [];
+
+    /**
+     * @param callable(ServerRequestInterface): ResponseInterface|object $handler a callable or a
+     *        Psr\Http\Server\RequestHandlerInterface
+     * @param HttpOptions|array<string, int|float> $options see {@see HttpOptions::fromArray}
+     */
+    public function __construct(
+        callable|object $handler,
+        private Acceptor $acceptor,
+        HttpOptions|array $options = [],
+        ?ServerRequestFactoryInterface $requests = null,
+        ?StreamFactoryInterface $streams = null,
+        ?UriFactoryInterface $uris = null,
+    ) {
+        if (\is_callable($handler)) {
+            $this->handler = \Closure::fromCallable($handler);
+        } elseif ($handler instanceof \Psr\Http\Server\RequestHandlerInterface) {
+            $this->handler = \Closure::fromCallable([$handler, 'handle']);
+        } else {
+            throw new \TypeError('the handler must be a callable or a Psr\Http\Server\RequestHandlerInterface');
+        }
+        $this->options = \is_array($options) ? HttpOptions::fromArray($options) : $options;
+        if ($requests === null || $streams === null || $uris === null) {
+            $factory = self::nyholm();
+            $requests ??= $factory;
+            $streams ??= $factory;
+            $uris ??= $factory;
+        }
+        $this->builder = new ServerRequestBuilder($requests, $streams, $uris);
+    }
+
+    /**
+     * A server on the sockets Coyote gave this process (see
+     * {@see Acceptor::fromEnvironment}), with nyholm/psr7's factories.
+     *
+     * @param callable(ServerRequestInterface): ResponseInterface|object $handler
+     * @param HttpOptions|array<string, int|float> $options
+     */
+    public static function create(callable|object $handler, HttpOptions|array $options = []): self
+    {
+        return new self($handler, Acceptor::fromEnvironment(), $options);
+    }
+
+    public function acceptor(): Acceptor
+    {
+        return $this->acceptor;
+    }
+
+    /** Connections open now. */
+    public function connections(): int
+    {
+        return \count($this->connections);
+    }
+
+    /** Handshakes, serves until Coyote says stop and the last request in progress is answered. */
+    public function run(): void
+    {
+        $this->acceptor->start($this->options->handshakeTimeout);
+        $stopped = false;
+        $deadlines = [];
+        while (!$stopped || $this->connections !== []) {
+            $read = $this->acceptor->readStreams();
+            $write = $this->acceptor->writeStreams();
+            foreach ($this->connections as $connection) {
+                if ($connection->wantsRead()) {
+                    $read[] = $connection->stream();
+                }
+                if ($connection->writing()) {
+                    $write[] = $connection->stream();
+                }
+            }
+            $timeout = $deadlines === [] ? null : max(0.0, min($deadlines) - microtime(true));
+            $except = null;
+            if ($read === [] && $write === []) {
+                if ($timeout !== null) {
+                    usleep((int) ($timeout * 1e6) + 1000);
+                }
+            } elseif (@stream_select($read, $write, $except, $timeout === null ? null : (int) $timeout,
+                $timeout === null ? 0 : (int) (fmod($timeout, 1.0) * 1e6) + 1000) === false) {
+                continue; // EINTR
+            }
+            $now = microtime(true);
+            $progress = [];
+            /** @var array<int, true> $touched connections with something to do this turn */
+            $touched = [];
+            foreach ($write as $stream) {
+                $touched[(int) $stream] = true;
+            }
+
+            foreach ($this->acceptor->poll() as $new) {
+                $connection = new HttpConnection($new, $this->options, $now);
+                $this->connections[(int) $new->stream] = $connection;
+                $read[] = $new->stream; // it may have sent its request already
+            }
+            if (!$stopped && $this->acceptor->stopping()) {
+                $stopped = true;
+                $touched = array_fill_keys(array_keys($this->connections), true);
+            }
+            foreach ($read as $stream) {
+                $id = (int) $stream;
+                $connection = $this->connections[$id] ?? null;
+                if ($connection !== null && $connection->wantsRead()) {
+                    $touched[$id] = true;
+                    if ($connection->read() > 0) {
+                        $progress[$id] = true;
+                    }
+                }
+            }
+            foreach (array_keys($touched) as $id) {
+                $connection = $this->connections[$id] ?? null;
+                if ($connection === null) {
+                    continue;
+                }
+                $this->process($connection, $stopped);
+                if ($connection->writing()) {
+                    $written = $connection->write();
+                    if ($written === false) {
+                        $this->close($connection);
+                        continue;
+                    }
+                    if ($written > 0) {
+                        $progress[$id] = true;
+                        $this->process($connection, $stopped);
+                    }
+                    if ($connection->writing()) {
+                        continue;
+                    }
+                }
+                // Done with: an answer that closes (after a lingering read for a
+                // refused request), a client that sent EOF (what it sent in full
+                // is answered by now), an idle connection once stopping.
+                if ($connection->linger && !$connection->lingering && !$connection->readClosed) {
+                    $connection->startLinger();
+                } elseif ($connection->lingering ? $connection->readClosed
+                    : ($connection->closeAfterWrite || $connection->readClosed || ($stopped && $connection->idle()))) {
+                    $this->close($connection);
+                }
+            }
+            $deadlines = [];
+            foreach ($this->connections as $id => $connection) {
+                $deadline = $connection->deadline($this->options, $now, isset($progress[$id]));
+                if ($deadline <= $now) {
+                    $this->close($connection);
+                } else {
+                    $deadlines[] = $deadline;
+                }
+            }
+            $this->acceptor->flushReports();
+        }
+        $this->acceptor->finish();
+    }
+
+    /** Handles the requests buffered on a connection, in order, as far as its output backlog allows. */
+    private function process(HttpConnection $connection, bool $stopped): void
+    {
+        while ($connection->ready()) {
+            try {
+                $request = $connection->parser->next();
+            } catch (HttpError $e) {
+                $connection->respondRaw($e->status, $e->getMessage() . "\n", true);
+                return;
+            }
+            if ($request === null) {
+                if ($connection->parser->takeContinue()) {
+                    $connection->respondContinue();
+                }
+                return;
+            }
+            $connection->requests++;
+            $keepAlive = $request->keepAlive && !$stopped;
+            try {
+                $psr = $this->builder->build($request, $connection->connection->meta);
+            } catch (HttpError $e) {
+                $connection->respondRaw($e->status, $e->getMessage() . "\n", true);
+                return;
+            }
+            try {
+                $response = ($this->handler)($psr);
+                if (!$response instanceof ResponseInterface) {
+                    throw new \UnexpectedValueException('the handler returned ' . get_debug_type($response)
+                        . ', not a ResponseInterface');
+                }
+                $connection->respond($request, $response, $keepAlive);
+            } catch (\Throwable $e) {
+                fwrite(\STDERR, "{$request->method} {$request->target}: $e\n");
+                $connection->respondRaw(500, "Internal Server Error\n", !$keepAlive, $request->version);
+            }
+        }
+    }
+
+    private function close(HttpConnection $connection): void
+    {
+        unset($this->connections[(int) $connection->stream()]);
+        $this->acceptor->close($connection->connection);
+    }
+
+    private static function nyholm(): Psr17Factory
+    {
+        if (!class_exists(Psr17Factory::class) && stream_resolve_include_path('Nyholm/Psr7/autoload.php') !== false) {
+            require_once 'Nyholm/Psr7/autoload.php';   // Debian's php-nyholm-psr7
+        }
+        if (!class_exists(Psr17Factory::class)) {
+            throw new \LogicException('no PSR-17 factories given and nyholm/psr7 is not installed');
+        }
+        return new Psr17Factory();
+    }
+}

@@ -1,0 +1,122 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Coyote\Handoff;
+
+use Psr\Http\Message\ServerRequestFactoryInterface;
+use Psr\Http\Message\ServerRequestInterface;
+use Psr\Http\Message\StreamFactoryInterface;
+use Psr\Http\Message\UriFactoryInterface;
+
+/**
+ * Turns a {@see ParsedRequest} into a PSR-7 ServerRequest: method, URI
+ * (http://Host + target; the local address when there is no Host), protocol
+ * version, headers, body, server params (REMOTE_ADDR/REMOTE_PORT from the
+ * connection, SERVER_ADDR/SERVER_PORT, REQUEST_URI, QUERY_STRING,
+ * HTTP_*), query and cookie params, and the parsed body of
+ * application/x-www-form-urlencoded requests. multipart/form-data bodies
+ * are left unparsed (getBody()).
+ */
+final class ServerRequestBuilder
+{
+    public function __construct(
+        private ServerRequestFactoryInterface $requests,
+        private StreamFactoryInterface $streams,
+        private UriFactoryInterface $uris,
+    ) {
+    }
+
+    /** @throws HttpError 400 when the target or a header is not acceptable to PSR-7 */
+    public function build(ParsedRequest $request, ConnectionMeta $meta): ServerRequestInterface
+    {
+        $host = $request->headerLine('Host');
+        if ($host === '') {
+            $host = $meta->local !== '' ? $meta->local : 'localhost';
+        }
+        $target = $request->target;
+        try {
+            if ($target[0] === '/') {
+                $uri = $this->uris->createUri('http://' . $host . $target);
+            } elseif (preg_match('#^https?://#i', $target)) {
+                $uri = $this->uris->createUri($target);
+            } elseif ($target === '*' && $request->method === 'OPTIONS') {
+                $uri = $this->uris->createUri('http://' . $host);
+            } else {
+                throw new HttpError(400, 'unsupported request target');
+            }
+        } catch (\InvalidArgumentException $e) {
+            throw new HttpError(400, 'malformed URI: ' . $e->getMessage());
+        }
+        $query = $uri->getQuery();
+        $now = microtime(true);
+        $server = [
+            'REQUEST_TIME' => (int) $now,
+            'REQUEST_TIME_FLOAT' => $now,
+            'REQUEST_METHOD' => $request->method,
+            'REQUEST_URI' => $target,
+            'QUERY_STRING' => $query,
+            'SERVER_PROTOCOL' => 'HTTP/' . $request->version,
+            'REMOTE_ADDR' => $meta->peerHost(),
+            'REMOTE_PORT' => $meta->peerPort(),
+            'SERVER_ADDR' => $meta->localHost(),
+            'SERVER_PORT' => $meta->localPort(),
+            'HTTPS' => 'off',
+        ];
+        /** @var array<string, list<string>> $grouped */
+        $grouped = [];
+        $names = [];
+        foreach ($request->headers as [$name, $value]) {
+            $key = strtolower($name);
+            $names[$key] ??= $name;
+            $grouped[$key][] = $value;
+            $var = 'HTTP_' . strtoupper(str_replace('-', '_', $name));
+            $server[$var] = isset($server[$var]) ? $server[$var] . ', ' . $value : $value;
+        }
+        if (isset($grouped['content-type'])) {
+            $server['CONTENT_TYPE'] = $grouped['content-type'][0];
+        }
+        if (isset($grouped['content-length'])) {
+            $server['CONTENT_LENGTH'] = $grouped['content-length'][0];
+        }
+        try {
+            $psr = $this->requests->createServerRequest($request->method, $uri, $server)
+                ->withProtocolVersion($request->version);
+            foreach ($grouped as $key => $values) {
+                $psr = $psr->withHeader($names[$key], $values);
+            }
+        } catch (\InvalidArgumentException $e) {
+            throw new HttpError(400, 'malformed request: ' . $e->getMessage());
+        }
+        $params = [];
+        parse_str($query, $params);
+        $psr = $psr->withQueryParams($params)
+            ->withCookieParams(self::cookies($grouped['cookie'] ?? []))
+            ->withBody($this->streams->createStream($request->body));
+        $type = strtolower(trim(explode(';', $grouped['content-type'][0] ?? '', 2)[0]));
+        if ($type === 'application/x-www-form-urlencoded') {
+            $form = [];
+            parse_str($request->body, $form);
+            $psr = $psr->withParsedBody($form);
+        }
+        return $psr;
+    }
+
+    /**
+     * @param list<string> $headers Cookie header values
+     * @return array<string, string>
+     */
+    private static function cookies(array $headers): array
+    {
+        $cookies = [];
+        foreach ($headers as $header) {
+            foreach (explode(';', $header) as $pair) {
+                $parts = explode('=', trim($pair), 2);
+                if (\count($parts) === 2 && $parts[0] !== '') {
+                    $cookies[$parts[0]] ??= urldecode(trim($parts[1], '"'));
+                }
+            }
+        }
+        return $cookies;
+    }
+}
