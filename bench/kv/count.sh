@@ -10,25 +10,9 @@ BIN=$1 SDK=$(realpath "$2") TARGET=$3 OP=$4 N=$5
 REDIS=${COYOTE_TEST_REDIS:-127.0.0.1:6379}
 HERE=$(cd "$(dirname "$0")" && pwd)
 out=$(mktemp -d)
-cat > $out/.rr.yaml <<YAML
-version: "3"
-rpc:
-  listen: tcp://127.0.0.1:0
-logs:
-  level: warn
-kv:
-  memory:
-    driver: memory
-  redis:
-    driver: redis
-    config:
-      addrs: ["$REDIS"]
-      db: 15
-YAML
-$BIN serve -c $out/.rr.yaml --report $out/report > $out/server.log 2>&1 &
-srv=$!
-for _ in $(seq 1 300); do grep -q "phase running" $out/report 2>/dev/null && break; sleep 0.1; done
-rpc=$(awk '$1=="listen" && $2=="rpc" {print $4}' $out/report)
+. "$HERE/server.sh"
+kv_server "$BIN" "$out" "$REDIS"
+srv=$server
 coproc PHP { exec php -d opcache.enable_cli=1 $HERE/op.php $SDK $rpc $REDIS $TARGET $OP $N; }
 read -r _ php_pid <&${PHP[0]}
 cs() { cat /proc/$1/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches|^nonvoluntary_ctxt_switches/{s+=$2} END{print s}'; }

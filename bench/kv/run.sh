@@ -20,30 +20,9 @@ if [ -z "${COYOTE_BIN:-}" ]; then
 fi
 CLIENT=${KV_BENCH_CLIENT:-bench/kv/bench.php}
 out=$(mktemp -d /tmp/coyote-kv-bench.XXXXXX)
-cat > "$out/.rr.yaml" <<YAML
-version: "3"
-rpc:
-  listen: tcp://127.0.0.1:0
-logs:
-  level: warn
-kv:
-  memory:
-    driver: memory
-  redis:
-    driver: redis
-    config:
-      addrs: ["$COYOTE_TEST_REDIS"]
-      db: 15
-YAML
-"$COYOTE_BIN" serve -c "$out/.rr.yaml" --report "$out/report" > "$out/server.log" 2>&1 &
-server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$out"' EXIT
-for _ in $(seq 1 300); do
-  grep -q "phase running" "$out/report" 2>/dev/null && break
-  kill -0 $server 2>/dev/null || { cat "$out/server.log"; exit 1; }
-  sleep 0.1
-done
-rpc=$(awk '$1=="listen" && $2=="rpc" {print $4}' "$out/report")
+. bench/kv/server.sh
+kv_server "$COYOTE_BIN" "$out" "$COYOTE_TEST_REDIS"
 mkdir -p bench/out
 php -d opcache.enable_cli=1 "$CLIENT" "$rpc" "$COYOTE_TEST_REDIS" 15 "$N" memory redis \
   | tee bench/out/kv.txt

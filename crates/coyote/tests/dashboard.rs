@@ -17,33 +17,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{get, raw, worker_pids};
-use coyote_test_support::{php, repo_root, wait_until, Server};
+use coyote_test_support::{repo_root, wait_until, Server};
 
 /// Two PHP workers serving HTTP, rpc and status on port 0; `dashboard` is
 /// the YAML under `status.dashboard:` (indented 4).
 fn config(dashboard: &str) -> String {
-    format!(
-        r#"version: "3"
-rpc:
-  listen: tcp://127.0.0.1:0
-server:
-  command: "{php} {worker}"
-http:
-  address: 127.0.0.1:0
-  pool:
-    num_workers: 2
-    allocate_timeout: 10s
-    destroy_timeout: 5s
-status:
-  address: 127.0.0.1:0
-  dashboard:
-{dashboard}
-logs:
-  level: info
-"#,
-        php = php(),
-        worker = common::test_worker(),
-    )
+    common::config_with(2, "", &format!("  dashboard:\n{dashboard}\n"))
 }
 
 fn post(port: u16, path: &str, auth: Option<&str>) -> common::Reply {

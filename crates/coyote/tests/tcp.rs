@@ -21,12 +21,7 @@ const LIMIT: Duration = Duration::from_secs(20);
 
 fn config(extra: &str) -> String {
     format!(
-        r#"version: "3"
-rpc:
-  listen: tcp://127.0.0.1:0
-server:
-  command: "{php} {worker}"
-tcp:
+        r#"{preamble}tcp:
   servers:
     echo:
       addr: 127.0.0.1:0
@@ -40,10 +35,7 @@ tcp:
 logs:
   level: debug
 "#,
-        php = php(),
-        worker = repo_root()
-            .join("crates/coyote/tests/workers/tcp-echo.php")
-            .display(),
+        preamble = common::preamble(&repo_root().join("crates/coyote/tests/workers/tcp-echo.php")),
     )
 }
 

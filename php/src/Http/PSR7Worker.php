@@ -93,18 +93,7 @@ final class PSR7Worker
      */
     private function files(array $tree): array
     {
-        $out = [];
-        foreach ($tree as $key => $node) {
-            if (!\is_array($node)) {
-                continue;
-            }
-            if (isset($node['tmpName'], $node['error']) && \array_key_exists('size', $node)) {
-                $out[$key] = $this->file($node);
-            } else {
-                $out[$key] = $this->files($node);
-            }
-        }
-        return $out;
+        return Uploads::map($tree, fn (array $leaf) => $this->file($leaf));
     }
 
     /** @param array<string, mixed> $leaf */

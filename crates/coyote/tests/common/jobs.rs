@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use coyote_jobs::proto;
 use coyote_rpc::RpcClient;
-use coyote_test_support::{php, repo_root, wait_until, Server};
+use coyote_test_support::{repo_root, wait_until, Server};
 use goridge::flags;
 use prost::Message;
 
@@ -21,12 +21,7 @@ use super::BIN;
 pub fn config(workers: usize, consume: &[&str], pipelines: &str, extra: &str) -> String {
     let worker = repo_root().join("php/workers/jobs-driven.php");
     format!(
-        r#"version: "3"
-rpc:
-  listen: tcp://127.0.0.1:0
-server:
-  command: "{php} {worker}"
-status:
+        r#"{preamble}status:
   address: 127.0.0.1:0
 jobs:
   pool:
@@ -36,8 +31,7 @@ jobs:
   pipelines:
 {pipelines}
 "#,
-        php = php(),
-        worker = worker.display(),
+        preamble = super::preamble(&worker),
         consume = consume.join(", "),
     )
 }

@@ -24,16 +24,26 @@ pub fn test_worker() -> String {
         .to_string()
 }
 
+/// The head every e2e config starts with: `version`, an `rpc` listener
+/// on port 0 and `server.command` running `worker` under the test PHP.
+pub fn preamble(worker: &std::path::Path) -> String {
+    format!(
+        "version: \"3\"\nrpc:\n  listen: tcp://127.0.0.1:0\nserver:\n  command: \"{php} {worker}\"\n",
+        php = php(),
+        worker = worker.display(),
+    )
+}
+
 /// A config with the e2e worker, every listener on port 0 (the test reads
 /// the bound ports from the report); `extra_http` is appended under `http:`.
 pub fn config(workers: usize, extra_http: &str) -> String {
+    config_with(workers, extra_http, "")
+}
+
+/// [`config`] with `extra_status` appended under `status:` (indented 2).
+pub fn config_with(workers: usize, extra_http: &str, extra_status: &str) -> String {
     format!(
-        r#"version: "3"
-rpc:
-  listen: tcp://127.0.0.1:0
-server:
-  command: "{php} {worker}"
-http:
+        r#"{preamble}http:
   address: 127.0.0.1:0
   pool:
     num_workers: {workers}
@@ -42,11 +52,10 @@ http:
 {extra_http}
 status:
   address: 127.0.0.1:0
-logs:
+{extra_status}logs:
   level: info
 "#,
-        php = php(),
-        worker = test_worker(),
+        preamble = preamble(std::path::Path::new(&test_worker())),
     )
 }
 
