@@ -39,6 +39,8 @@
 //! - `worker`: a worker's shared state and the owned handle used to exec.
 //! - `pool`: taking and giving back workers, one execution on the caller's
 //!   task.
+//! - `lease`: a worker lent to one execution (write, bounded reads, give
+//!   back, drain or kill however it ends).
 //! - `queue`: idle workers and waiting callers, by home shard.
 //! - `shards`: one pinned single-threaded runtime per CPU ([`Shards`]);
 //!   [`Pool::start_sharded`] spreads workers over them.
@@ -61,6 +63,7 @@
 mod boot;
 mod error;
 mod forward;
+mod lease;
 pub mod meter;
 mod options;
 mod pipe;

@@ -3,7 +3,7 @@
 use tokio::time::Instant;
 
 use crate::error::PoolError;
-use crate::pool::Lease;
+use crate::lease::Lease;
 use crate::worker::Response;
 
 /// The parts of one answer, in order. The first part carries the header
