@@ -63,11 +63,59 @@ impl Reports {
 
 use crate::RpcError;
 
+/// The future [`WorkerSource::reset`] returns.
+pub type ResetFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
+
+/// A plugin's workers as `informer.Workers` lists them and
+/// `resetter.Reset` replaces them: a goridge [`Pool`], or workers that are
+/// not one (the handoff listeners').
+pub trait WorkerSource: Send + Sync {
+    /// Every worker, now.
+    fn workers(&self) -> Vec<WorkerState>;
+    /// Replaces every worker without downtime.
+    fn reset(&self) -> ResetFuture<'_>;
+}
+
+impl WorkerSource for Pool {
+    fn workers(&self) -> Vec<WorkerState> {
+        Pool::workers(self)
+            .into_iter()
+            .map(|w| WorkerState {
+                pid: i64::from(w.pid),
+                status: w.status as i64,
+                num_execs: w.num_execs,
+                created: unix_nanos(w.created),
+                memory_usage: w.memory_rss,
+                cpu_percent: w.cpu_percent,
+                command: w.command,
+                status_str: w.status.as_str().to_owned(),
+                connections: None,
+                idle_ms: None,
+            })
+            .collect()
+    }
+
+    fn reset(&self) -> ResetFuture<'_> {
+        Box::pin(async move { Pool::reset(self).await.map_err(|e| e.to_string()) })
+    }
+}
+
+/// `time` as unix nanoseconds (0 before the epoch).
+pub fn unix_nanos(time: std::time::SystemTime) -> i64 {
+    time.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+type SourceMap = BTreeMap<String, Arc<dyn WorkerSource>>;
+
 /// The pools of the running plugins, by plugin name: a shared, live set
-/// (plugins that start later add theirs; every clone sees them).
+/// (plugins that start later add theirs; every clone sees them). Plugins
+/// whose workers are not a [`Pool`] add a [`WorkerSource`] instead.
 #[derive(Clone, Default)]
 pub struct Pools {
     map: Arc<RwLock<BTreeMap<String, Pool>>>,
+    sources: Arc<RwLock<SourceMap>>,
 }
 
 impl Pools {
@@ -91,9 +139,41 @@ impl Pools {
         self.read().clone()
     }
 
-    /// The plugin names.
+    /// Adds (or replaces) the workers of `plugin` that are not a pool.
+    pub fn insert_source(&self, plugin: impl Into<String>, source: Arc<dyn WorkerSource>) {
+        self.sources
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(plugin.into(), source);
+    }
+
+    /// The workers of `plugin`: its pool, or the source it added.
+    pub fn source(&self, plugin: &str) -> Option<Arc<dyn WorkerSource>> {
+        if let Some(pool) = self.get(plugin) {
+            return Some(Arc::new(pool));
+        }
+        self.sources
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(plugin)
+            .cloned()
+    }
+
+    /// The sources that are not pools, by plugin name.
+    pub fn sources(&self) -> SourceMap {
+        self.sources
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The plugin names (pools and other sources).
     pub fn names(&self) -> Vec<String> {
-        self.read().keys().cloned().collect()
+        let mut names: Vec<String> = self.read().keys().cloned().collect();
+        names.extend(self.sources().into_keys());
+        names.sort();
+        names.dedup();
+        names
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Pool>> {
@@ -113,6 +193,7 @@ impl From<BTreeMap<String, Pool>> for Pools {
     fn from(map: BTreeMap<String, Pool>) -> Self {
         Self {
             map: Arc::new(RwLock::new(map)),
+            sources: Arc::default(),
         }
     }
 }
@@ -122,5 +203,11 @@ use crate::codec::{decode_arg, encode_result};
 fn pool(pools: &Pools, plugin: &str) -> Result<Pool, RpcError> {
     pools
         .get(plugin)
+        .ok_or_else(|| RpcError::Failed(format!("no such plugin: {plugin}")))
+}
+
+fn source(pools: &Pools, plugin: &str) -> Result<Arc<dyn WorkerSource>, RpcError> {
+    pools
+        .source(plugin)
         .ok_or_else(|| RpcError::Failed(format!("no such plugin: {plugin}")))
 }
