@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 use coyote_pool::Pool;
 
 pub use app::{AppLogger, LogAttrs, LogEntry};
-pub use informer::{Informer, WorkerState};
+pub use informer::{Informer, WorkerList, WorkerState};
 pub use resetter::Resetter;
 
 /// A report a plugin produces on demand, as JSON.
