@@ -72,7 +72,10 @@ fn request(stream: &mut TcpStream, path: &str) {
 
 fn split(answer: &str) -> (String, String) {
     let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((answer, ""));
-    (head.lines().next().unwrap_or("").to_owned(), body.to_owned())
+    (
+        head.lines().next().unwrap_or("").to_owned(),
+        body.to_owned(),
+    )
 }
 
 fn workers(server: &Server) -> Vec<WorkerState> {
@@ -94,7 +97,11 @@ fn wait_counts(server: &Server, what: &str, check: impl Fn(&[u64]) -> bool) -> V
             .collect();
         check(&last).then_some(())
     });
-    assert!(found.is_some(), "{what}: counts {last:?}\n{}", server.output());
+    assert!(
+        found.is_some(),
+        "{what}: counts {last:?}\n{}",
+        server.output()
+    );
     last
 }
 
@@ -258,7 +265,11 @@ fn reset_under_load(listener: &str) {
         })
     };
     let out = cli(&server, &["reset", "handoff"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Some more requests after the reset, then stop the load.
     let after = wait_until(LIMIT, || {
         let now: BTreeSet<i64> = workers(&server)
@@ -304,9 +315,18 @@ fn graceful_stop_closes_held_connections_and_exits_0() {
 fn config_errors_name_the_key() {
     for (listener, expected) in [
         ("    mode: sideways", "handoff.web.mode"),
-        ("    mode: fd_passing\n    balancer: random", "handoff.web.balancer"),
-        ("    mode: fd_passing\n    overflow: maybe", "handoff.web.overflow"),
-        ("    mode: fd_passing\n    backlog: -1", "handoff.web.backlog"),
+        (
+            "    mode: fd_passing\n    balancer: random",
+            "handoff.web.balancer",
+        ),
+        (
+            "    mode: fd_passing\n    overflow: maybe",
+            "handoff.web.overflow",
+        ),
+        (
+            "    mode: fd_passing\n    backlog: -1",
+            "handoff.web.backlog",
+        ),
     ] {
         let yaml = config(listener, 1);
         let mut server = Server::start(BIN, &yaml, &[]).unwrap();
