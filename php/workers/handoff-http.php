@@ -5,6 +5,8 @@
 //   /hold      keep the connection open, unanswered, until the client closes
 //   /noreport  answer, then close without shutdown and without reporting
 //   /exit      exit(1) at once, holding whatever it holds
+//   /garbage   send a malformed control message (Coyote kills the worker)
+//   /huge      send a 200 KiB control message (Coyote kills the worker)
 // Modes: RR_MODE=fd_passing (connections arrive as SCM_RIGHTS) or
 // reuseport (accept on fd 4).
 
@@ -115,6 +117,12 @@ while (true) {
         $path = explode(' ', $conns[$key]['buf'])[1] ?? '/';
         if ($path === '/exit') {
             exit(1);
+        }
+        if ($path === '/garbage') {
+            socket_sendmsg($ctl, ['iov' => ['this is not a frame']], 0);
+        }
+        if ($path === '/huge') {
+            socket_sendmsg($ctl, ['iov' => [frame(CODEC_JSON, str_repeat(' ', 200 * 1024) . '{}')]], 0);
         }
         if ($path === '/hold') {
             $conns[$key]['hold'] = true;

@@ -59,11 +59,15 @@ fn connect(server: &Server) -> TcpStream {
 
 /// GET `path` on a new connection; the status line and body.
 fn get(server: &Server, path: &str) -> (String, String) {
+    try_get(server, path).unwrap()
+}
+
+fn try_get(server: &Server, path: &str) -> std::io::Result<(String, String)> {
     let mut stream = connect(server);
     request(&mut stream, path);
     let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    split(&answer)
+    stream.read_to_string(&mut answer)?;
+    Ok(split(&answer))
 }
 
 fn request(stream: &mut TcpStream, path: &str) {
@@ -124,6 +128,11 @@ fn reuseport_serves_from_several_workers() {
         (total >= 2).then_some(total)
     });
     assert!(accepted.is_some(), "{:?}", workers(&server));
+    assert!(
+        server.output().contains("handoff worker"),
+        "stderr not forwarded:\n{}",
+        server.output()
+    );
     let out = cli(&server, &["workers", "handoff"]);
     let table = String::from_utf8(out.stdout).unwrap();
     assert!(table.contains("CONNS"), "{table}");
@@ -309,6 +318,51 @@ fn graceful_stop_closes_held_connections_and_exits_0() {
     let output = server.output();
     assert!(!output.contains("SIGTERM"), "{output}");
     assert!(!output.contains("exited unexpectedly"), "{output}");
+}
+
+#[test]
+fn hostile_control_messages_get_the_worker_replaced() {
+    let server = start("    mode: fd_passing", 1);
+    for (path, logged) in [
+        ("/garbage", "broke the control protocol"),
+        ("/huge", "oversized message"),
+    ] {
+        let first = workers(&server)[0].pid;
+        // The answer may or may not arrive before the kill.
+        let _ = try_get(&server, path);
+        assert!(
+            wait_until(LIMIT, || server.output().contains(logged).then_some(())).is_some(),
+            "{path}:\n{}",
+            server.output()
+        );
+        let replaced = wait_until(LIMIT, || {
+            let (status, body) = try_get(&server, "/").ok()?;
+            (status == "HTTP/1.1 200 OK" && body != format!("pid={first}")).then_some(())
+        });
+        assert!(replaced.is_some(), "{path}:\n{}", server.output());
+    }
+}
+
+#[test]
+fn ttl_retires_workers_gracefully() {
+    let yaml = config("    mode: reuseport", 1).replace(
+        "      destroy_timeout: 5s\n",
+        "      destroy_timeout: 5s\n      supervisor:\n        ttl: 1s\n        watch_tick: 1s\n",
+    );
+    let mut server = Server::start(BIN, &yaml, &[]).unwrap();
+    server.wait_ready();
+    let first = workers(&server)[0].pid;
+    let retired = wait_until(LIMIT, || {
+        let (status, body) = get(&server, "/");
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        (body != format!("pid={first}")).then_some(())
+    });
+    assert!(retired.is_some(), "{}", server.output());
+    assert!(
+        server.output().contains("ttlReached"),
+        "{}",
+        server.output()
+    );
 }
 
 #[test]
