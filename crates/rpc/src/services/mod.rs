@@ -211,3 +211,93 @@ fn source(pools: &Pools, plugin: &str) -> Result<Arc<dyn WorkerSource>, RpcError
         .source(plugin)
         .ok_or_else(|| RpcError::Failed(format!("no such plugin: {plugin}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use bytes::Bytes;
+    use goridge::flags::CODEC_JSON;
+
+    use super::*;
+    use crate::Service;
+
+    /// Workers that are not a pool, counting resets.
+    struct Fake(AtomicUsize);
+
+    impl WorkerSource for Fake {
+        fn workers(&self) -> Vec<WorkerState> {
+            vec![WorkerState {
+                pid: 42,
+                status: 1,
+                num_execs: 7,
+                created: 0,
+                memory_usage: 0,
+                cpu_percent: 0.0,
+                command: "[web] php w.php".into(),
+                status_str: "ready".into(),
+                connections: Some(3),
+                idle_ms: Some(0),
+            }]
+        }
+
+        fn reset(&self) -> ResetFuture<'_> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn informer_and_resetter_reach_sources() {
+        let pools = Pools::new();
+        let fake = Arc::new(Fake(AtomicUsize::new(0)));
+        pools.insert_source("handoff", fake.clone());
+        let informer = Informer::new(pools.clone());
+        let arg = Bytes::from_static(br#""handoff""#);
+        let names = informer
+            .call("List", CODEC_JSON, Bytes::new())
+            .await
+            .unwrap();
+        assert_eq!(names, br#"["handoff"]"#);
+        let list = informer
+            .call("Workers", CODEC_JSON, arg.clone())
+            .await
+            .unwrap();
+        let list: WorkerList = serde_json::from_slice(&list).unwrap();
+        assert_eq!(list.workers, fake.workers());
+        let json: serde_json::Value = serde_json::from_slice(
+            &informer
+                .call("Workers", CODEC_JSON, arg.clone())
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(json["workers"][0]["connections"], 3);
+        let resetter = Resetter::new(pools);
+        resetter.call("Reset", CODEC_JSON, arg).await.unwrap();
+        assert_eq!(fake.0.load(Ordering::Relaxed), 1);
+        let missing = Bytes::from_static(br#""nope""#);
+        assert!(informer.call("Workers", CODEC_JSON, missing).await.is_err());
+    }
+
+    #[test]
+    fn pool_workers_omit_the_handoff_fields() {
+        let state = WorkerState {
+            pid: 1,
+            status: 1,
+            num_execs: 0,
+            created: 0,
+            memory_usage: 0,
+            cpu_percent: 0.0,
+            command: String::new(),
+            status_str: "ready".into(),
+            connections: None,
+            idle_ms: None,
+        };
+        let json = serde_json::to_string(&state).unwrap();
+        assert!(
+            !json.contains("connections") && !json.contains("idleMs"),
+            "{json}"
+        );
+    }
+}
