@@ -176,3 +176,33 @@ pub fn reset(global: &Global, asked: &[String]) -> Result<(), Failure> {
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn worker(connections: Option<u64>) -> WorkerState {
+        WorkerState {
+            pid: 42,
+            status: 1,
+            num_execs: 9,
+            created: 0,
+            memory_usage: 0,
+            cpu_percent: 0.0,
+            command: String::new(),
+            status_str: "ready".into(),
+            connections,
+            idle_ms: connections.map(|_| 1500),
+        }
+    }
+
+    #[test]
+    fn handoff_workers_get_conns_and_idle_columns() {
+        let pool = table("http", &[worker(None)]);
+        assert!(!pool.contains("CONNS"), "{pool}");
+        let handoff = table("handoff", &[worker(Some(3))]);
+        let lines: Vec<&str> = handoff.lines().collect();
+        assert!(lines[1].ends_with("CONNS      IDLE"), "{handoff}");
+        assert!(lines[2].ends_with("     3      1.5s"), "{handoff}");
+    }
+}
