@@ -221,10 +221,12 @@ fn a_worker_dying_with_100_connections_ends_them_all() {
 
 #[test]
 fn beyond_the_queue_the_overflow_answers_503() {
-    let server = start(
+    let yaml = config(
         "    mode: fd_passing\n    max_connections: 1\n    max_queue_size: 1\n    overflow: http_503",
         1,
-    );
+    ) + "metrics:\n  address: 127.0.0.1:0\n";
+    let mut server = Server::start(BIN, &yaml, &[]).unwrap();
+    server.wait_ready();
     let mut holder = connect(&server);
     request(&mut holder, "/hold");
     wait_counts(&server, "held", |c| c == [1]);
@@ -238,6 +240,19 @@ fn beyond_the_queue_the_overflow_answers_503() {
     assert_eq!(
         answer,
         "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    let metrics = server.port("metrics", "metrics");
+    let text = common::get(metrics, "/metrics", "").text();
+    let value = |series: &str| common::series_value(&text, series);
+    assert_eq!(value("coyote_handoff_refused_total{listener=\"web\"}"), 1.0);
+    assert_eq!(value("coyote_handoff_queue_size{listener=\"web\"}"), 1.0);
+    assert_eq!(
+        value("coyote_handoff_connections_open{listener=\"web\"}"),
+        1.0
+    );
+    assert_eq!(
+        value("coyote_handoff_accepted_total{listener=\"web\"}"),
+        1.0
     );
     // The holder leaves: the queued one gets the worker.
     drop(holder);
@@ -363,6 +378,30 @@ fn ttl_retires_workers_gracefully() {
         "{}",
         server.output()
     );
+}
+
+#[test]
+fn unix_sockets_in_both_modes() {
+    for mode in ["reuseport", "fd_passing"] {
+        let yaml = config(&format!("    mode: {mode}"), 2)
+            .replace("tcp://127.0.0.1:0", "unix://handoff.sock");
+        let mut server = Server::start(BIN, &yaml, &[]).unwrap();
+        server.wait_ready();
+        assert_eq!(
+            server.address("handoff", "web").as_deref(),
+            Some("unix://handoff.sock")
+        );
+        let path = server.dir.join("handoff.sock");
+        for _ in 0..4 {
+            let mut s = std::os::unix::net::UnixStream::connect(&path).unwrap();
+            s.set_read_timeout(Some(LIMIT)).unwrap();
+            s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+            let mut answer = String::new();
+            s.read_to_string(&mut answer).unwrap();
+            assert!(answer.starts_with("HTTP/1.1 200 OK"), "{mode}: {answer}");
+            assert!(split(&answer).1.starts_with("pid="), "{mode}: {answer}");
+        }
+    }
 }
 
 #[test]

@@ -69,6 +69,8 @@ pub(crate) async fn serve(group: Arc<Group>, listener: Listener, done: Cancellat
     let wait = dispatch.group.spec.pool.allocate_timeout;
     loop {
         dispatch.drain().await;
+        let queued = dispatch.queue.len() as u64;
+        dispatch.group.queued.store(queued, Ordering::Relaxed);
         let deadline = dispatch.queue.front().map(|q| q.deadline);
         tokio::select! {
             biased;
@@ -144,7 +146,7 @@ impl Dispatch {
         }
         while let Some(queued) = self.queue.pop_front() {
             let (cands, workers) = self.candidates();
-            let slots = self.group.spec.pool.num_workers.max(cands.len());
+            let slots = self.group.slots;
             let ip = queued.peer.socket_addr().map(|a| a.ip());
             let Some(at) = self.balancer.pick(&cands, slots, ip) else {
                 self.queue.push_front(queued);
@@ -204,6 +206,7 @@ impl Dispatch {
             };
         }
         self.next_id += 1;
+        self.group.accepted.fetch_add(1, Ordering::Relaxed);
         if let Some(table) = &self.group.table {
             if let Err(error) = table.insert(id, worker.clone(), fd) {
                 tracing::warn!(target: "coyote::handoff", %error, "cannot watch a passed connection");
@@ -214,6 +217,7 @@ impl Dispatch {
 
     /// Beyond the queue: close, or answer 503 and close.
     fn overflow(&self, queued: Queued) {
+        self.group.refused.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(target: "coyote::handoff", listener = %self.group.spec.name,
             peer = %queued.peer, "no worker for a connection: overflow");
         if self.group.spec.overflow == Overflow::Http503 {

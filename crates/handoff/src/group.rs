@@ -27,6 +27,14 @@ pub(crate) struct Group {
     /// Notified when a worker may take a connection again.
     pub(crate) capacity: Notify,
     next_worker: AtomicU64,
+    /// Worker slots (`num_workers`, 0 resolved).
+    pub(crate) slots: usize,
+    /// Connections accepted over the listener's life (metrics).
+    pub(crate) accepted: AtomicU64,
+    /// Connections given the overflow action (metrics).
+    pub(crate) refused: AtomicU64,
+    /// Connections waiting for a worker now (`fd_passing`).
+    pub(crate) queued: AtomicU64,
 }
 
 impl Group {
@@ -37,7 +45,12 @@ impl Group {
         tracker: TaskTracker,
         table: Option<Arc<Table>>,
     ) -> Self {
+        let slots = crate::cpus::worker_count(spec.pool.num_workers);
         Self {
+            slots,
+            accepted: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            queued: AtomicU64::new(0),
             spec,
             bound,
             cancel,
@@ -64,6 +77,14 @@ impl Group {
         let mut all = lock(&self.workers).clone();
         all.sort_by_key(|w| (w.slot, w.id));
         all
+    }
+
+    /// Open connections over every worker.
+    pub(crate) fn open(&self) -> u64 {
+        lock(&self.workers)
+            .iter()
+            .map(|w| w.open.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// The live worker of `slot` that is ready, if any.

@@ -21,6 +21,7 @@
 //! - `balancer`: [`Balancer`], least connections / round robin / ip hash.
 //! - `table`: the passed descriptors, watched by epoll for hang-ups.
 //! - `fdpass`: accept, queue, dispatch, overflow.
+//! - `metrics`: the Prometheus figures, by listener.
 //! - `plugin`: [`HandoffPlugin`] on the host, the informer / resetter source.
 //! - `error`: [`HandoffError`].
 
@@ -32,6 +33,7 @@ mod error;
 mod fdpass;
 mod group;
 pub mod message;
+mod metrics;
 mod plugin;
 mod reuseport;
 mod supervisor;

@@ -126,8 +126,8 @@ pub fn decode(message: &[u8]) -> Result<Incoming, MessageError> {
             .ok_or_else(|| MessageError::Payload(format!("pid {} is not a process", pid.pid)))?;
         return Ok(Incoming::Hello { pid });
     }
-    // Count the ids before decoding them: a worker cannot make Coyote
-    // build a list longer than the limit (the message bound caps the rest).
+    // The message bound caps what is decoded (a 128 KiB message holds at
+    // most ~64 K ids); more than MAX_CLOSED is refused.
     let report: Report =
         serde_json::from_slice(&frame.payload).map_err(|e| MessageError::Payload(e.to_string()))?;
     if report.closed.len() > MAX_CLOSED {

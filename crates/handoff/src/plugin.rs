@@ -78,6 +78,10 @@ impl Planned for PlannedHandoff {
             let handoffs = Arc::new(Handoffs { groups });
             start.registry.add_workers("handoff", handoffs.clone());
             start.registry.add_checker("handoff", handoffs.clone());
+            let groups: Vec<Arc<Group>> = handoffs.groups.iter().map(|(g, _)| g.clone()).collect();
+            start
+                .registry
+                .add_metrics(move |r| crate::metrics::register(&groups, r));
             Ok(Box::new(RunningHandoff {
                 handoffs,
                 supervisors,

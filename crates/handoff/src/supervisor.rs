@@ -11,7 +11,6 @@ use coyote_pool::WorkerStatus;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::cpus::worker_count;
 use crate::group::Group;
 use crate::reuseport::Sockets;
 use crate::worker::{self, Event, Worker};
@@ -49,7 +48,7 @@ impl Supervisor {
         sockets: Option<Arc<Sockets>>,
         commands: mpsc::UnboundedReceiver<Command>,
     ) -> Result<Self, HandoffError> {
-        let slots = worker_count(group.spec.pool.num_workers);
+        let slots = group.slots;
         let (events_tx, events) = mpsc::unbounded_channel();
         let mut sup = Self {
             group,

@@ -102,8 +102,9 @@ impl Worker {
         }
     }
 
-    /// The worker's own figures (`reuseport`).
-    fn reported(&self, report: &Report) {
+    /// The worker's own figures (`reuseport`); returns how many more it
+    /// accepted since its last report.
+    fn reported(&self, report: &Report) -> u64 {
         if let Some(open) = report.open {
             self.open.store(open, Ordering::Relaxed);
             let mut idle = lock(&self.idle_since);
@@ -113,8 +114,12 @@ impl Worker {
                 _ => {}
             }
         }
-        if let Some(accepted) = report.accepted {
-            self.accepted.store(accepted, Ordering::Relaxed);
+        match report.accepted {
+            Some(accepted) => {
+                let before = self.accepted.swap(accepted, Ordering::Relaxed);
+                accepted.saturating_sub(before)
+            }
+            None => 0,
         }
     }
 
@@ -279,7 +284,8 @@ async fn run(
                 match received {
                     Ok(Received::Message(n)) => match message::decode(&buf[..n]) {
                         Ok(Incoming::Report(report)) => {
-                            worker.reported(&report);
+                            let more = worker.reported(&report);
+                            group.accepted.fetch_add(more, Ordering::Relaxed);
                             group.closed(&worker, &report.closed);
                         }
                         Ok(Incoming::Hello { .. }) => {}
