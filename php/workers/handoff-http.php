@@ -7,6 +7,7 @@
 //   /exit      exit(1) at once, holding whatever it holds
 //   /garbage   send a malformed control message (Coyote kills the worker)
 //   /huge      send a 200 KiB control message (Coyote kills the worker)
+// HANDOFF_IGNORE_STOP=1: ignore the stop frame (Coyote then SIGTERMs).
 // Modes: RR_MODE=fd_passing (connections arrive as SCM_RIGHTS) or
 // reuseport (accept on fd 4).
 
@@ -83,7 +84,7 @@ while (true) {
         if ($sock === $ctl) {
             [$flags, $payload, $fd] = receive($ctl);
             if ($flags & CONTROL) {
-                if (!empty($payload['stop'])) {
+                if (!empty($payload['stop']) && getenv('HANDOFF_IGNORE_STOP') !== '1') {
                     $stopping = true;
                 }
             } elseif ($fd instanceof Socket) {
@@ -133,12 +134,16 @@ while (true) {
         finish($conns, $key, $path !== '/noreport', $closed);
     }
     if ($stopping) {
+        // Stop accepting; held (idle) connections close now, a connection
+        // whose request is still to come is served first.
         if ($listen !== null) {
             socket_close($listen);
             $listen = null;
         }
         foreach (array_keys($conns) as $key) {
-            finish($conns, $key, true, $closed);
+            if ($conns[$key]['hold']) {
+                finish($conns, $key, true, $closed);
+            }
         }
     }
     if ($closed) {
@@ -149,7 +154,7 @@ while (true) {
         send($ctl, CODEC_JSON, $figures);
         $lastReport = $figures;
     }
-    if ($stopping) {
+    if ($stopping && !$conns) {
         exit(0);
     }
 }

@@ -358,23 +358,66 @@ fn hostile_control_messages_get_the_worker_replaced() {
     }
 }
 
-#[test]
-fn ttl_retires_workers_gracefully() {
+/// Starts a one-worker `reuseport` server with `supervisor` limits and
+/// waits until its worker was replaced for `reason`; with `load`, every
+/// request on the way is served.
+fn retired_for(limits: &str, reason: &str, load: bool) {
     let yaml = config("    mode: reuseport", 1).replace(
         "      destroy_timeout: 5s\n",
-        "      destroy_timeout: 5s\n      supervisor:\n        ttl: 1s\n        watch_tick: 1s\n",
+        &format!("      destroy_timeout: 5s\n      supervisor:\n        watch_tick: 1s\n{limits}"),
     );
     let mut server = Server::start(BIN, &yaml, &[]).unwrap();
     server.wait_ready();
     let first = workers(&server)[0].pid;
     let retired = wait_until(LIMIT, || {
-        let (status, body) = get(&server, "/");
-        assert_eq!(status, "HTTP/1.1 200 OK");
-        (body != format!("pid={first}")).then_some(())
+        if load {
+            let (status, body) = get(&server, "/");
+            assert_eq!(status, "HTTP/1.1 200 OK");
+            return (body != format!("pid={first}")).then_some(());
+        }
+        let ready: Vec<i64> = workers(&server)
+            .iter()
+            .filter(|w| w.status_str == "ready")
+            .map(|w| w.pid)
+            .collect();
+        (!ready.is_empty() && !ready.contains(&first)).then_some(())
     });
     assert!(retired.is_some(), "{}", server.output());
+    assert!(server.output().contains(reason), "{}", server.output());
+}
+
+#[test]
+fn ttl_retires_workers_gracefully() {
+    retired_for("        ttl: 1s\n", "ttlReached", true);
+}
+
+#[test]
+fn idle_ttl_retires_idle_workers() {
+    retired_for("        idle_ttl: 1s\n", "idleTTLReached", false);
+}
+
+#[test]
+fn max_worker_memory_retires_workers() {
+    // 1 MB: any PHP process is above it.
+    retired_for("        max_worker_memory: 1\n", "maxMemoryReached", true);
+}
+
+#[test]
+fn a_worker_ignoring_stop_is_terminated_after_destroy_timeout() {
+    let yaml = config("    mode: fd_passing", 1)
+        .replace("destroy_timeout: 5s", "destroy_timeout: 1s")
+        .replace(
+            "server:\n",
+            "server:\n  env:\n    handoff_ignore_stop: \"1\"\n",
+        );
+    let mut server = Server::start(BIN, &yaml, &[]).unwrap();
+    server.wait_ready();
+    let status = server.terminate(LIMIT).expect("no exit");
+    assert!(status.success(), "{status:?}\n{}", server.output());
     assert!(
-        server.output().contains("ttlReached"),
+        server
+            .output()
+            .contains("did not stop within destroy_timeout"),
         "{}",
         server.output()
     );

@@ -114,13 +114,19 @@ impl Worker {
                 _ => {}
             }
         }
-        match report.accepted {
+        let more = match report.accepted {
             Some(accepted) => {
                 let before = self.accepted.swap(accepted, Ordering::Relaxed);
                 accepted.saturating_sub(before)
             }
             None => 0,
+        };
+        // Connections served within one loop turn show as more accepted,
+        // never as open: that is activity too.
+        if more > 0 && self.open.load(Ordering::Relaxed) == 0 {
+            *lock(&self.idle_since) = Some(Instant::now());
         }
+        more
     }
 
     /// Graceful stop: no more connections, the stop frame, then
