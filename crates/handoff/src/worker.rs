@@ -316,8 +316,10 @@ async fn run(
                 if worker.status() == WorkerStatus::Ready {
                     worker.set_status(WorkerStatus::Stopping);
                 }
-                let _ = worker.control.send(&message::stop(), None).await;
                 term_at = Some(tokio::time::Instant::now() + destroy);
+                // A worker that does not read its control socket cannot
+                // hold this task past destroy_timeout.
+                let _ = tokio::time::timeout(destroy, worker.control.send(&message::stop(), None)).await;
             }
             () = tokio::time::sleep_until(term_at.unwrap_or_else(far)), if term_at.is_some() => {
                 tracing::warn!(target: "coyote::handoff", listener = %group.spec.name, pid,
