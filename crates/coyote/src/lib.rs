@@ -89,6 +89,7 @@ pub fn builtin() -> Host {
         .with(coyote_lock::LockPlugin)
         .with(coyote_service::ServicePlugin)
         .with(coyote_tcp::TcpPlugin)
+        .with(coyote_handoff::HandoffPlugin)
         .with(coyote_http::HttpPlugin)
         .with(coyote_reload::ReloadPlugin)
 }

@@ -84,13 +84,21 @@ fn age(created_ns: i64) -> String {
 /// The table `coyote workers` prints for one plugin.
 pub fn table(plugin: &str, workers: &[WorkerState]) -> String {
     let mut out = format!("Workers of [{plugin}]:\n");
-    let _ = writeln!(
+    // Handoff workers: EXECS is the connections accepted, plus the open
+    // connections and the idle time.
+    let conns = workers.iter().any(|w| w.connections.is_some());
+    let _ = write!(
         out,
         "{:>8}  {:<16}  {:>8}  {:>10}  {:>6}  {:>8}",
         "PID", "STATUS", "EXECS", "MEMORY", "CPU%", "AGE"
     );
+    let _ = if conns {
+        writeln!(out, "  {:>6}  {:>8}", "CONNS", "IDLE")
+    } else {
+        writeln!(out)
+    };
     for w in workers {
-        let _ = writeln!(
+        let _ = write!(
             out,
             "{:>8}  {:<16}  {:>8}  {:>10}  {:>6.1}  {:>8}",
             w.pid,
@@ -100,6 +108,12 @@ pub fn table(plugin: &str, workers: &[WorkerState]) -> String {
             w.cpu_percent,
             age(w.created)
         );
+        let _ = if conns {
+            let idle = Duration::from_millis(w.idle_ms.unwrap_or(0)).as_secs_f64();
+            writeln!(out, "  {:>6}  {:>7.1}s", w.connections.unwrap_or(0), idle)
+        } else {
+            writeln!(out)
+        };
     }
     out
 }
@@ -161,4 +175,34 @@ pub fn reset(global: &Global, asked: &[String]) -> Result<(), Failure> {
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn worker(connections: Option<u64>) -> WorkerState {
+        WorkerState {
+            pid: 42,
+            status: 1,
+            num_execs: 9,
+            created: 0,
+            memory_usage: 0,
+            cpu_percent: 0.0,
+            command: String::new(),
+            status_str: "ready".into(),
+            connections,
+            idle_ms: connections.map(|_| 1500),
+        }
+    }
+
+    #[test]
+    fn handoff_workers_get_conns_and_idle_columns() {
+        let pool = table("http", &[worker(None)]);
+        assert!(!pool.contains("CONNS"), "{pool}");
+        let handoff = table("handoff", &[worker(Some(3))]);
+        let lines: Vec<&str> = handoff.lines().collect();
+        assert!(lines[1].ends_with("CONNS      IDLE"), "{handoff}");
+        assert!(lines[2].ends_with("     3      1.5s"), "{handoff}");
+    }
 }

@@ -3,6 +3,7 @@
 //! deadline (RoadRunner's `endure.grace_period`).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use coyote_config::{ConfigError, Loaded, OnInitConfig, Problem, ProblemKind};
@@ -179,8 +180,15 @@ impl HostPlan {
         let registry = Registry::new(lifecycle.clone());
         lifecycle.set(Phase::Starting);
         let reset_all = || async {
-            for (name, pool) in registry.pools().snapshot() {
-                match pool.reset().await {
+            let pools = registry.pools();
+            let sources = pools.snapshot().into_iter().map(|(name, pool)| {
+                (
+                    name,
+                    Arc::new(pool) as Arc<dyn coyote_rpc::services::WorkerSource>,
+                )
+            });
+            for (name, source) in sources.chain(pools.sources()) {
+                match source.reset().await {
                     Ok(()) => {
                         tracing::info!(target: "coyote::server", plugin = %name, "workers reset")
                     }

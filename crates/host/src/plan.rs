@@ -21,7 +21,9 @@ pub struct Plan<'a> {
 }
 
 impl<'a> Plan<'a> {
-    pub(crate) fn new(config: &'a Config, tree: &'a Node, working_dir: &'a Path) -> Self {
+    /// A planning context over a loaded configuration (the host makes one
+    /// per plugin; public so plugins' unit tests can plan a section).
+    pub fn new(config: &'a Config, tree: &'a Node, working_dir: &'a Path) -> Self {
         Self {
             config,
             tree,
@@ -79,6 +81,11 @@ impl<'a> Plan<'a> {
             message,
             location: locate(self.tree, path),
         });
+    }
+
+    /// The problems recorded so far.
+    pub fn problems(&self) -> &[Problem] {
+        &self.problems
     }
 
     /// Whether no problem was recorded so far (a plugin returns `None`

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use coyote_pool::{Pool, Shards, WorkerStatus};
-use coyote_rpc::services::{Pools, Reports};
+use coyote_rpc::services::{Pools, Reports, WorkerSource};
 use coyote_rpc::{Service, Services};
 use prometheus_client::registry::Registry as MetricsRegistry;
 use tokio_util::sync::CancellationToken;
@@ -115,6 +115,13 @@ impl Registry {
             .checkers
             .entry(plugin.to_owned())
             .or_insert_with(|| Arc::new(pool));
+    }
+
+    /// Registers the workers of `plugin` that are not a goridge pool (the
+    /// handoff listeners'): they show in `informer`, `resetter`,
+    /// `coyote workers` and SIGHUP resets.
+    pub fn add_workers(&self, plugin: &str, source: Arc<dyn WorkerSource>) {
+        self.pools.insert_source(plugin, source);
     }
 
     /// Registers an RPC service.

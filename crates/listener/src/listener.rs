@@ -29,6 +29,17 @@ enum Socket {
     Unix(UnixListener),
 }
 
+impl std::os::fd::AsFd for Listener {
+    /// The listening socket (to hand to a child process, as the handoff
+    /// plugin's unix listeners do).
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match &self.socket {
+            Socket::Tcp(l) => l.as_fd(),
+            Socket::Unix(l) => l.as_fd(),
+        }
+    }
+}
+
 impl Listener {
     /// Binds `address`. A TCP name may resolve to several addresses: the
     /// first that binds wins. At a unix socket path, a socket left by an

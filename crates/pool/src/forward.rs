@@ -43,6 +43,26 @@ pub(crate) async fn forward_lines<R: AsyncRead + Unpin>(
     forward(reader, source, stop, MAX_LINE).await;
 }
 
+/// Logs every line a process outside a pool (a handoff worker) writes on
+/// `stream`, tagged `pool` and `pid`, as [`forward_lines`] does.
+pub async fn forward_output<R: AsyncRead + Unpin>(
+    reader: R,
+    pool: String,
+    pid: u32,
+    stream: &'static str,
+    stop: CancellationToken,
+) {
+    let boot = Arc::new(BootLog::default());
+    boot.stop();
+    let source = Source {
+        pool,
+        pid,
+        stream,
+        boot,
+    };
+    forward(reader, source, stop, MAX_LINE).await;
+}
+
 /// [`forward_lines`] with pieces of at most `max_line` bytes (at least 4).
 async fn forward<R: AsyncRead + Unpin>(
     mut reader: R,

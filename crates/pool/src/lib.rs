@@ -78,9 +78,11 @@ mod supervisor;
 mod worker;
 
 pub use error::{BootStatus, Fault, PoolError, ProtocolError, SpawnError};
+pub use forward::forward_output;
 pub use meter::{Meter, Reading};
 pub use options::{DynamicOptions, PoolOptions, RelayAddress, SupervisorOptions, WorkerCommand};
 pub use pool::{Payload, Pool};
 pub use shards::Shards;
+pub use spawn::worker_process;
 pub use stream::ResponseStream;
 pub use worker::{Response, WorkerInfo, WorkerStatus};

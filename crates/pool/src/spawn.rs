@@ -21,7 +21,7 @@ use crate::pipe::{PipeReader, PipeWatch};
 use crate::relay::{Relay, RelayListener};
 use crate::supervisor::Event;
 use crate::worker::{Worker, WorkerState, WorkerStatus};
-use crate::{PoolOptions, RelayAddress};
+use crate::{PoolOptions, RelayAddress, WorkerCommand};
 
 /// Starts workers for one pool.
 pub(crate) struct Spawner {
@@ -101,36 +101,16 @@ impl Spawner {
 
     async fn spawn_inner(&self, generation: u64, home: usize) -> Result<Worker, Failed> {
         let opts = &self.opts;
-        let cmd = &opts.command;
-        let (program, args) = cmd
-            .argv
-            .split_first()
-            .ok_or_else(|| Failed::not_started(SpawnError::EmptyCommand))?;
-        let mut command = Command::new(program);
+        let mut command =
+            worker_process(&opts.command, Some(&self.relay_env)).map_err(Failed::not_started)?;
         command
-            .args(args)
-            .env("RR_RELAY", &self.relay_env)
             .stdin(if self.listener.is_none() {
                 Stdio::piped()
             } else {
                 Stdio::null()
             })
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
-        if let Some(rpc) = &cmd.rpc {
-            command.env("RR_RPC", rpc);
-        }
-        command.envs(&cmd.env);
-        command.env("RR_VERSION", &cmd.version);
-        command.env("RR_MODE", &cmd.mode);
-        if let Some(dir) = &cmd.cwd {
-            command.current_dir(dir);
-        }
-        if let Some((uid, gid)) = cmd.user {
-            command.uid(uid).gid(gid);
-        }
+            .stderr(Stdio::piped());
         let mut child = command
             .spawn()
             .map_err(|e| Failed::not_started(SpawnError::Io(e)))?;
@@ -252,6 +232,36 @@ impl Spawner {
         self.tracker
             .spawn(forward_lines(reader, source, self.cancel.clone()))
     }
+}
+
+/// The command of a worker process as every pool starts it: argv, the
+/// environment (`RR_RELAY` when given, `RR_RPC`, the user's `env`, then
+/// `RR_VERSION` and `RR_MODE`), working directory, user, its own process
+/// group, killed when dropped. Stdio is the caller's to set. Public: the
+/// handoff plugin starts its workers the same way.
+///
+/// # Errors
+/// [`SpawnError::EmptyCommand`] when `argv` is empty.
+pub fn worker_process(cmd: &WorkerCommand, relay: Option<&str>) -> Result<Command, SpawnError> {
+    let (program, args) = cmd.argv.split_first().ok_or(SpawnError::EmptyCommand)?;
+    let mut command = Command::new(program);
+    command.args(args).process_group(0).kill_on_drop(true);
+    if let Some(relay) = relay {
+        command.env("RR_RELAY", relay);
+    }
+    if let Some(rpc) = &cmd.rpc {
+        command.env("RR_RPC", rpc);
+    }
+    command.envs(&cmd.env);
+    command.env("RR_VERSION", &cmd.version);
+    command.env("RR_MODE", &cmd.mode);
+    if let Some(dir) = &cmd.cwd {
+        command.current_dir(dir);
+    }
+    if let Some((uid, gid)) = cmd.user {
+        command.uid(uid).gid(gid);
+    }
+    Ok(command)
 }
 
 /// A worker that could not be brought into service.

@@ -1,9 +1,7 @@
-use std::time::UNIX_EPOCH;
-
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::{decode_arg, encode_result, pool, Pools, Reports};
+use super::{decode_arg, encode_result, pool, source, Pools, Reports};
 use crate::{RpcError, Service, ServiceFuture};
 
 /// `informer`: which plugins have workers, and their state.
@@ -52,6 +50,13 @@ pub struct WorkerState {
     /// The state's name (`ready`, `working`, ...).
     #[serde(rename = "statusStr")]
     pub status_str: String,
+    /// Connections the worker holds open (handoff workers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections: Option<u64>,
+    /// Milliseconds since the worker last held a connection (handoff
+    /// workers only; 0 while it holds one).
+    #[serde(default, rename = "idleMs", skip_serializing_if = "Option::is_none")]
+    pub idle_ms: Option<u64>,
 }
 
 /// `informer.Workers` result.
@@ -72,23 +77,7 @@ impl Service for Informer {
                 "List" => encode_result(codec, &self.pools.names()),
                 "Workers" => {
                     let plugin: String = decode_arg("informer.Workers", codec, &body)?;
-                    let workers = pool(&self.pools, &plugin)?
-                        .workers()
-                        .into_iter()
-                        .map(|w| WorkerState {
-                            pid: i64::from(w.pid),
-                            status: w.status as i64,
-                            num_execs: w.num_execs,
-                            created: w
-                                .created
-                                .duration_since(UNIX_EPOCH)
-                                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
-                            memory_usage: w.memory_rss,
-                            cpu_percent: w.cpu_percent,
-                            command: w.command,
-                            status_str: w.status.as_str().to_owned(),
-                        })
-                        .collect();
+                    let workers = source(&self.pools, &plugin)?.workers();
                     encode_result(codec, &WorkerList { workers })
                 }
                 "AddWorker" => {

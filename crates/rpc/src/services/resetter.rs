@@ -1,6 +1,6 @@
 use bytes::Bytes;
 
-use super::{decode_arg, encode_result, pool, Pools};
+use super::{decode_arg, encode_result, source, Pools};
 use crate::{RpcError, Service, ServiceFuture};
 
 /// `resetter`: replace a plugin's workers (new code) without downtime.
@@ -26,10 +26,10 @@ impl Service for Resetter {
                 "List" => encode_result(codec, &self.pools.names()),
                 "Reset" => {
                     let plugin: String = decode_arg("resetter.Reset", codec, &body)?;
-                    pool(&self.pools, &plugin)?
+                    source(&self.pools, &plugin)?
                         .reset()
                         .await
-                        .map_err(|e| RpcError::Failed(e.to_string()))?;
+                        .map_err(RpcError::Failed)?;
                     encode_result(codec, &true)
                 }
                 other => Err(RpcError::UnknownMethod(format!("resetter.{other}"))),

@@ -1,0 +1,221 @@
+//! [`Supervisor`]: keeps one listener's worker slots filled. A worker that
+//! exits on its own is replaced with backoff; one past `ttl`, `idle_ttl`
+//! or `max_worker_memory` is retired gracefully, its replacement ready
+//! first; a reset does the same slot by slot; the stop sends every worker
+//! the stop frame and waits for them all.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use coyote_pool::WorkerStatus;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::group::Group;
+use crate::reuseport::Sockets;
+use crate::worker::{self, Event, Worker};
+use crate::HandoffError;
+
+/// First replacement delay; doubles per quick failure up to [`MAX_BACKOFF`].
+const BASE_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// A worker that lived this long resets its slot's backoff.
+const HEALTHY: Duration = Duration::from_secs(10);
+
+/// What the plugin asks of a supervisor.
+pub(crate) enum Command {
+    /// Replace every worker, new ones ready before old ones stop.
+    Reset(oneshot::Sender<Result<(), String>>),
+}
+
+/// One listener's supervisor.
+pub(crate) struct Supervisor {
+    group: Arc<Group>,
+    sockets: Option<Arc<Sockets>>,
+    slots: usize,
+    events_tx: mpsc::UnboundedSender<Event>,
+    events: mpsc::UnboundedReceiver<Event>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    backoff: Vec<Duration>,
+    pending: Vec<Option<Instant>>,
+}
+
+impl Supervisor {
+    /// Starts every worker of the listener; fails (with nothing left
+    /// running) when one cannot start.
+    pub(crate) async fn start(
+        group: Arc<Group>,
+        sockets: Option<Arc<Sockets>>,
+        commands: mpsc::UnboundedReceiver<Command>,
+    ) -> Result<Self, HandoffError> {
+        let slots = group.slots;
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let mut sup = Self {
+            group,
+            sockets,
+            slots,
+            events_tx,
+            events,
+            commands,
+            backoff: vec![BASE_BACKOFF; slots],
+            pending: vec![None; slots],
+        };
+        for slot in 0..slots {
+            if let Err(e) = sup.spawn(slot).await {
+                sup.stop_all().await;
+                return Err(e);
+            }
+        }
+        Ok(sup)
+    }
+
+    async fn spawn(&self, slot: usize) -> Result<Arc<Worker>, HandoffError> {
+        let listen = match &self.sockets {
+            Some(sockets) => Some(sockets.next().map_err(|source| HandoffError::Listen {
+                address: self.group.bound.clone(),
+                source,
+            })?),
+            None => None,
+        };
+        let worker = worker::spawn(&self.group, slot, listen, self.events_tx.clone()).await?;
+        self.group.add(worker.clone());
+        Ok(worker)
+    }
+
+    /// Runs until the plugin stops, then stops every worker.
+    pub(crate) async fn run(mut self) {
+        let limits = &self.group.spec.pool.supervisor;
+        let watched =
+            !limits.ttl.is_zero() || !limits.idle_ttl.is_zero() || limits.max_worker_memory > 0;
+        let mut tick = tokio::time::interval(limits.watch_tick.max(Duration::from_millis(100)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let cancel = self.group.cancel.clone();
+        loop {
+            let next = self.pending.iter().flatten().min().copied();
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => break,
+                Some(event) = self.events.recv() => self.on_event(event),
+                Some(command) = self.commands.recv() => match command {
+                    Command::Reset(reply) => {
+                        let _ = reply.send(self.reset().await);
+                    }
+                },
+                () = tokio::time::sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {
+                    self.replace_due().await;
+                }
+                _ = tick.tick(), if watched => self.check_limits().await,
+            }
+        }
+        self.stop_all().await;
+    }
+
+    fn on_event(&mut self, event: Event) {
+        let Event::Exited {
+            slot,
+            retired,
+            lived,
+        } = event;
+        if retired || slot >= self.slots {
+            return;
+        }
+        if lived >= HEALTHY {
+            self.backoff[slot] = BASE_BACKOFF;
+        }
+        let delay = self.backoff[slot];
+        self.backoff[slot] = (delay * 2).min(MAX_BACKOFF);
+        self.pending[slot] = Some(Instant::now() + delay);
+    }
+
+    /// Starts the replacements whose backoff has passed.
+    async fn replace_due(&mut self) {
+        let now = Instant::now();
+        for slot in 0..self.slots {
+            if self.pending[slot].is_some_and(|at| at <= now) {
+                self.pending[slot] = None;
+                if let Err(error) = self.spawn(slot).await {
+                    let delay = self.backoff[slot];
+                    self.backoff[slot] = (delay * 2).min(MAX_BACKOFF);
+                    tracing::warn!(target: "coyote::handoff", listener = %self.group.spec.name,
+                        slot, %error, retry_in = ?delay, "cannot start a replacement worker");
+                    self.pending[slot] = Some(Instant::now() + delay);
+                }
+            }
+        }
+    }
+
+    /// Retires workers past their limits (replacement first).
+    async fn check_limits(&mut self) {
+        let limits = self.group.spec.pool.supervisor.clone();
+        for worker in self.group.workers() {
+            if !worker.is_ready() {
+                continue;
+            }
+            let status = if !limits.ttl.is_zero() && worker.started.elapsed() >= limits.ttl {
+                WorkerStatus::TtlReached
+            } else if !limits.idle_ttl.is_zero()
+                && worker.open.load(std::sync::atomic::Ordering::Relaxed) == 0
+                && worker.idle() >= limits.idle_ttl
+            {
+                WorkerStatus::IdleTtlReached
+            } else if limits.max_worker_memory > 0
+                && coyote_pool::stats::rss_bytes(worker.pid)
+                    .is_some_and(|rss| rss > limits.max_worker_memory)
+            {
+                WorkerStatus::MaxMemoryReached
+            } else {
+                continue;
+            };
+            tracing::info!(target: "coyote::handoff", listener = %self.group.spec.name,
+                pid = worker.pid, reason = status.as_str(), "retiring worker");
+            if let Err(error) = self.replace(&worker, status).await {
+                tracing::warn!(target: "coyote::handoff", listener = %self.group.spec.name,
+                    pid = worker.pid, %error, "cannot start a replacement; keeping the worker");
+            }
+        }
+    }
+
+    /// A new worker for `old`'s slot, then `old` stops.
+    async fn replace(&self, old: &Worker, status: WorkerStatus) -> Result<(), HandoffError> {
+        self.spawn(old.slot).await?;
+        old.retire(status);
+        Ok(())
+    }
+
+    /// Every slot in turn: its new worker ready, then the old one stops.
+    async fn reset(&mut self) -> Result<(), String> {
+        let mut failed = Vec::new();
+        for slot in 0..self.slots {
+            let result = match self.group.ready_in(slot) {
+                Some(old) => self.replace(&old, WorkerStatus::Stopping).await,
+                None => self.spawn(slot).await.map(|_| ()),
+            };
+            match result {
+                Ok(()) => self.pending[slot] = None,
+                Err(e) => failed.push(e.to_string()),
+            }
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "handoff.{}: {}",
+                self.group.spec.name,
+                failed.join("; ")
+            ))
+        }
+    }
+
+    /// The stop frame to every worker; waits until all have exited (each
+    /// worker's task enforces `destroy_timeout`, SIGTERM, SIGKILL).
+    async fn stop_all(&mut self) {
+        for worker in self.group.workers() {
+            worker.retire(WorkerStatus::Stopping);
+        }
+        while !self.group.workers().is_empty() {
+            if self.events.recv().await.is_none() {
+                break;
+            }
+        }
+    }
+}
