@@ -20,7 +20,7 @@ root=$PWD
 workers=${1:-4}; seconds=${2:-10}; conns=${3:-64}
 scripts/deps.sh bench
 cargo build --release -q -p coyote
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)"  # the balance run holds 1,000+ connections
 work=$(mktemp -d); chmod 755 "$work"
 trap 'kill $(jobs -p) 2>/dev/null || true; stop_servers "$work"; rm -rf "$work"' EXIT
 php="php -d opcache.enable_cli=1"
