@@ -1,7 +1,8 @@
 # Shared pieces of the benchmark scripts (sourced, not run):
 #   free_port                      a free loopback TCP port
 #   wait_http URL                  until URL answers 2xx (10 s at most)
-#   fpm_start WORK N [LINES]       php-fpm, static pool of N, unix socket WORK/fpm.sock
+#   fpm_start WORK N [LINES] [OPTS] php-fpm, static pool of N, unix socket WORK/fpm.sock
+#                                  (OPTS: php -d options for the master, e.g. the JIT)
 #                                  (extra pool lines, e.g. php_admin_value, in LINES)
 #   nginx_start WORK PORT BODY     nginx, one worker, BODY inside `server { listen ...; }`
 #   run_wrk URL SECONDS CONNS      -> "rps p99_ms errors"; wrk's output in WORK/wrk.txt
@@ -16,8 +17,8 @@ wait_http() {
   return 1
 }
 
-fpm_start() { # work workers [extra pool lines]
-  local w=$1 n=$2 extra=${3:-}
+fpm_start() { # work workers [extra pool lines] [php -d options, e.g. the JIT's]
+  local w=$1 n=$2 extra=${3:-} options=${4:-}
   local bin
   bin=$(command -v php-fpm8.2 || command -v php-fpm)
   cat > "$w/fpm.conf" <<CONF
@@ -35,7 +36,8 @@ group = root
 catch_workers_output = yes
 $extra
 CONF
-  "$bin" -R -y "$w/fpm.conf"
+  # shellcheck disable=SC2086 # the options are words
+  "$bin" $options -R -y "$w/fpm.conf"
 }
 
 nginx_start() { # work port server-body

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Hand-off listeners against the rest, one run, the same 4 PHP processes
-# each (OPcache on everywhere), wrk over keep-alive HTTP on loopback:
+# each (OPcache and the tracing JIT on everywhere; HANDOFF_JIT=0: no JIT),
+# wrk over keep-alive HTTP on loopback:
 #   reuseport    handoff mode reuseport, bench/handoff/worker.php (the SDK's
 #                event-driven HttpServer): the kernel balances, no hop
 #                through Coyote at all;
@@ -23,7 +24,12 @@ cargo build --release -q -p coyote
 ulimit -n "$(ulimit -Hn)"  # the balance run holds 1,000+ connections
 work=$(mktemp -d); chmod 755 "$work"
 trap 'kill $(jobs -p) 2>/dev/null || true; stop_servers "$work"; rm -rf "$work"' EXIT
-php="php -d opcache.enable_cli=1"
+# OPcache everywhere; the tracing JIT too (HANDOFF_JIT=0: without it), for
+# every PHP process of every server alike: the goridge workers and php-fpm
+# get the same options as the hand-off workers.
+jit=""
+if [ "${HANDOFF_JIT:-1}" != 0 ]; then jit="-d opcache.jit_buffer_size=64M -d opcache.jit=tracing"; fi
+php="php -d opcache.enable_cli=1 $jit"
 
 coyote_start() { # name yaml-body -> port in $port, pid in $cpid
   port=$(free_port)
@@ -53,7 +59,7 @@ measure() { # label url -> prints a row, sets rps_<label>
   printf -v "rps_$1" %s "$rps"
 }
 
-echo "load before the runs: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; $workers PHP processes each, $conns connections, ${seconds}s"
+echo "load before the runs: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; $workers PHP processes each, $conns connections, ${seconds}s; JIT: ${jit:-off}"
 printf "%-11s %12s %10s  %s\n" server rps p99_ms errors
 coyote_start reuseport "$(handoff_yaml reuseport least_connections)"
 measure reuseport "http://127.0.0.1:$port/"
@@ -75,7 +81,7 @@ server:
 measure goridge "http://127.0.0.1:$port/"
 coyote_stop
 nport=$(free_port)
-fpm_start "$work" "$workers"
+fpm_start "$work" "$workers" "" "$jit"
 nginx_start "$work" "$nport" "    location / {
       include /etc/nginx/fastcgi_params;
       fastcgi_param SCRIPT_FILENAME $root/bench/http-hello/fpm/index.php;

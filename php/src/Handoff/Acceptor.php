@@ -124,14 +124,28 @@ final class Acceptor
      * BATCH from each source), and a stop, after which stopping() is true
      * and the listening socket is closed.
      *
+     * $readable, when given, is what stream_select() reported readable (by
+     * any keys): only the sources in it are read, so that a loop turn
+     * woken by its clients costs no accept() or recvmsg() that can only
+     * fail with EAGAIN. Without it every source is tried.
+     *
+     * @param array<mixed, resource>|null $readable
      * @return list<Connection>
      */
-    public function poll(): array
+    public function poll(?array $readable = null): array
     {
         $new = [];
+        $ready = null;
+        if ($readable !== null) {
+            $ready = [];
+            foreach ($readable as $stream) {
+                $ready[(int) $stream] = true;
+            }
+        }
         if (!$this->eof) {
             $this->control->flush();
-            for ($i = 0; $i < self::BATCH; $i++) {
+            $quiet = $ready !== null && !isset($ready[(int) $this->control->stream()]);
+            for ($i = 0; !$quiet && $i < self::BATCH; $i++) {
                 $message = $this->control->receive();
                 if ($message === null) {
                     break;
@@ -144,8 +158,12 @@ final class Acceptor
                 $new[] = $this->taken($message);
             }
         }
-        for ($i = 0; !$this->stopping && $this->listener !== null && $i < self::BATCH; $i++) {
-            $socket = $this->listener->accept();
+        $listen = $this->stopping ? null : $this->listener;
+        if ($listen !== null && $ready !== null && !isset($ready[(int) $listen->stream()])) {
+            $listen = null;
+        }
+        for ($i = 0; $listen !== null && !$this->stopping && $i < self::BATCH; $i++) {
+            $socket = $listen->accept();
             if ($socket === null) {
                 break;
             }

@@ -47,6 +47,12 @@ final class HttpServer
     private ServerRequestBuilder $builder;
     /** @var array<int, HttpConnection> by stream id */
     private array $connections = [];
+    /** @var array<int, resource> the connections select() waits to read, by stream id */
+    private array $reading = [];
+    /** @var array<int, resource> the connections with output waiting, by stream id */
+    private array $writing = [];
+    /** @var array<int, float> each connection's deadline (microtime), by stream id */
+    private array $deadlines = [];
 
     /**
      * @param callable(ServerRequestInterface): ResponseInterface|object $handler a callable or a
@@ -106,24 +112,25 @@ final class HttpServer
     {
         $this->acceptor->start($this->options->handshakeTimeout);
         $stopped = false;
-        $deadlines = [];
         while (!$stopped || $this->connections !== []) {
-            $read = $this->acceptor->readStreams();
-            $write = $this->acceptor->writeStreams();
-            foreach ($this->connections as $connection) {
-                if ($connection->wantsRead()) {
-                    $read[] = $connection->stream();
-                }
-                if ($connection->writing()) {
-                    $write[] = $connection->stream();
-                }
+            // The sets and deadlines are kept per connection and changed only
+            // for the connections a turn touched: a turn costs what its ready
+            // connections cost, not a walk over every open one.
+            $read = $this->reading;
+            $write = $this->writing;
+            foreach ($this->acceptor->readStreams() as $stream) {
+                $read[(int) $stream] = $stream;
             }
-            $timeout = $deadlines === [] ? null : max(0.0, min($deadlines) - microtime(true));
+            foreach ($this->acceptor->writeStreams() as $stream) {
+                $write[(int) $stream] = $stream;
+            }
+            $timeout = $this->deadlines === [] ? null : max(0.0, min($this->deadlines) - microtime(true));
             $except = null;
             if ($read === [] && $write === []) {
                 if ($timeout !== null) {
                     usleep((int) ($timeout * 1e6) + 1000);
                 }
+                $read = [];
             } elseif (@stream_select($read, $write, $except, $timeout === null ? null : (int) $timeout,
                 $timeout === null ? 0 : (int) (fmod($timeout, 1.0) * 1e6) + 1000) === false) {
                 continue; // EINTR
@@ -136,7 +143,7 @@ final class HttpServer
                 $touched[(int) $stream] = true;
             }
 
-            foreach ($this->acceptor->poll() as $new) {
+            foreach ($this->acceptor->poll($read) as $new) {
                 $connection = new HttpConnection($new, $this->options, $now);
                 $this->connections[(int) $new->stream] = $connection;
                 $read[] = $new->stream; // it may have sent its request already
@@ -155,48 +162,69 @@ final class HttpServer
                     }
                 }
             }
-            foreach (array_keys($touched) as $id) {
+            foreach ($touched as $id => $_) {
                 $connection = $this->connections[$id] ?? null;
-                if ($connection === null) {
-                    continue;
-                }
-                $this->process($connection, $stopped);
-                if ($connection->writing()) {
-                    $written = $connection->write();
-                    if ($written === false) {
-                        $this->close($connection);
-                        continue;
-                    }
-                    if ($written > 0) {
-                        $progress[$id] = true;
-                        $this->process($connection, $stopped);
-                    }
-                    if ($connection->writing()) {
-                        continue;
-                    }
-                }
-                // Done with: an answer that closes (after a lingering read for a
-                // refused request), a client that sent EOF (what it sent in full
-                // is answered by now), an idle connection once stopping.
-                if ($connection->linger && !$connection->lingering && !$connection->readClosed) {
-                    $connection->startLinger();
-                } elseif ($connection->lingering ? $connection->readClosed
-                    : ($connection->closeAfterWrite || $connection->readClosed || ($stopped && $connection->idle()))) {
-                    $this->close($connection);
+                if ($connection !== null) {
+                    $this->serve($connection, $stopped, $progress, $now);
                 }
             }
-            $deadlines = [];
-            foreach ($this->connections as $id => $connection) {
-                $deadline = $connection->deadline($this->options, $now, isset($progress[$id]));
-                if ($deadline <= $now) {
-                    $this->close($connection);
-                } else {
-                    $deadlines[] = $deadline;
+            if ($this->deadlines !== [] && min($this->deadlines) <= $now) {
+                foreach ($this->deadlines as $id => $deadline) {
+                    if ($deadline <= $now && isset($this->connections[$id])) {
+                        $this->close($this->connections[$id]);
+                    }
                 }
             }
             $this->acceptor->flushReports();
         }
         $this->acceptor->finish();
+    }
+
+    /**
+     * One touched connection's turn: its buffered requests, its output, then
+     * whether it is done with, and its place in the sets and deadlines.
+     *
+     * @param array<int, true> $progress
+     */
+    private function serve(HttpConnection $connection, bool $stopped, array &$progress, float $now): void
+    {
+        $id = (int) $connection->stream();
+        $this->process($connection, $stopped);
+        if ($connection->writing()) {
+            $written = $connection->write();
+            if ($written === false) {
+                $this->close($connection);
+                return;
+            }
+            if ($written > 0) {
+                $progress[$id] = true;
+                $this->process($connection, $stopped);
+            }
+        }
+        if (!$connection->writing()) {
+            // Done with: an answer that closes (after a lingering read for a
+            // refused request), a client that sent EOF (what it sent in full
+            // is answered by now), an idle connection once stopping.
+            if ($connection->linger && !$connection->lingering && !$connection->readClosed) {
+                $connection->startLinger();
+            } elseif ($connection->lingering ? $connection->readClosed
+                : ($connection->closeAfterWrite || $connection->readClosed || ($stopped && $connection->idle()))) {
+                $this->close($connection);
+                return;
+            }
+        }
+        $stream = $connection->stream();
+        if ($connection->wantsRead()) {
+            $this->reading[$id] = $stream;
+        } else {
+            unset($this->reading[$id]);
+        }
+        if ($connection->writing()) {
+            $this->writing[$id] = $stream;
+        } else {
+            unset($this->writing[$id]);
+        }
+        $this->deadlines[$id] = $connection->deadline($this->options, $now, isset($progress[$id]));
     }
 
     /** Handles the requests buffered on a connection, in order, as far as its output backlog allows. */
@@ -239,7 +267,8 @@ final class HttpServer
 
     private function close(HttpConnection $connection): void
     {
-        unset($this->connections[(int) $connection->stream()]);
+        $id = (int) $connection->stream();
+        unset($this->connections[$id], $this->reading[$id], $this->writing[$id], $this->deadlines[$id]);
         $this->acceptor->close($connection->connection);
     }
 
