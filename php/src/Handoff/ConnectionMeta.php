@@ -12,6 +12,11 @@ namespace Coyote\Handoff;
  */
 final class ConnectionMeta
 {
+    /** @var array{string, ?int}|null the peer address split, once (each request asks) */
+    private ?array $peerParts = null;
+    /** @var array{string, ?int}|null */
+    private ?array $localParts = null;
+
     public function __construct(
         public readonly int $id,
         public readonly string $peer,
@@ -24,23 +29,23 @@ final class ConnectionMeta
     /** The peer's host (no brackets around IPv6), `""` when unknown. */
     public function peerHost(): string
     {
-        return self::split($this->peer)[0];
+        return ($this->peerParts ??= self::split($this->peer))[0];
     }
 
     /** The peer's port, null when unknown. */
     public function peerPort(): ?int
     {
-        return self::split($this->peer)[1];
+        return ($this->peerParts ??= self::split($this->peer))[1];
     }
 
     public function localHost(): string
     {
-        return self::split($this->local)[0];
+        return ($this->localParts ??= self::split($this->local))[0];
     }
 
     public function localPort(): ?int
     {
-        return self::split($this->local)[1];
+        return ($this->localParts ??= self::split($this->local))[1];
     }
 
     /**
