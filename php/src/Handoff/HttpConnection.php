@@ -10,7 +10,8 @@ use Psr\Http\Message\StreamInterface;
 /**
  * One client connection of an {@see HttpServer}: its request parser, the
  * bytes waiting to be written, a response body still being streamed, and
- * the deadline of the state it is in (head, body, write, idle).
+ * the deadline of the state it is in (head, body, write, idle), and the
+ * upload temp files of the requests whose answers are not written yet.
  *
  * @internal
  */
@@ -34,6 +35,8 @@ final class HttpConnection
     /** The client sent EOF: serve what is buffered, then close. */
     public bool $readClosed = false;
     public int $requests = 0;
+    /** @var list<string> upload temp files to delete once the answers queued are written */
+    public array $uploads = [];
     /** A refused request: after the answer, discard input until EOF (or LINGER) before closing. */
     public bool $linger = false;
     /** Writing is shut down; reading on until the client's EOF. */
@@ -48,6 +51,15 @@ final class HttpConnection
         stream_set_blocking($connection->stream, false);
         stream_set_read_buffer($connection->stream, 0);
         stream_set_write_buffer($connection->stream, 0);
+    }
+
+    /** Deletes the upload temp files (those still there: the handler may have moved them). */
+    public function removeUploads(): void
+    {
+        if ($this->uploads !== []) {
+            MultipartParser::remove($this->uploads);
+            $this->uploads = [];
+        }
     }
 
     /** @return resource */

@@ -8,7 +8,8 @@ namespace Coyote\Handoff;
  * The limits and timeouts of an {@see HttpServer} (seconds, bytes). From
  * an array with fromArray(): the same names in snake_case
  * (`header_timeout`, `idle_timeout`, `body_timeout`, `write_timeout`,
- * `max_header_size`, `max_body_size`, `handshake_timeout`).
+ * `max_header_size`, `max_body_size`, `handshake_timeout`,
+ * `max_file_uploads`, `max_multipart_parts`).
  */
 final class HttpOptions
 {
@@ -27,6 +28,10 @@ final class HttpOptions
         public readonly int $maxBodySize = 16 << 20,
         /** How long to wait for Coyote's handshake at start. */
         public readonly float $handshakeTimeout = 60.0,
+        /** Files in a multipart/form-data body, empty file inputs not counted (413 beyond; PHP's max_file_uploads). */
+        public readonly int $maxFileUploads = 20,
+        /** Parts of a multipart/form-data body, fields and files (413 beyond). */
+        public readonly int $maxMultipartParts = 1000,
     ) {
         foreach (['headerTimeout', 'idleTimeout', 'bodyTimeout', 'writeTimeout', 'handshakeTimeout'] as $name) {
             if ($this->$name <= 0) {
@@ -35,6 +40,9 @@ final class HttpOptions
         }
         if ($maxHeaderSize < 64 || $maxBodySize < 0) {
             throw new \InvalidArgumentException('maxHeaderSize must be at least 64 and maxBodySize not negative');
+        }
+        if ($maxFileUploads < 0 || $maxMultipartParts < 0) {
+            throw new \InvalidArgumentException('maxFileUploads and maxMultipartParts must not be negative');
         }
     }
 

@@ -9,6 +9,7 @@ use Psr\Http\Message\ResponseInterface;
 use Psr\Http\Message\ServerRequestFactoryInterface;
 use Psr\Http\Message\ServerRequestInterface;
 use Psr\Http\Message\StreamFactoryInterface;
+use Psr\Http\Message\UploadedFileFactoryInterface;
 use Psr\Http\Message\UriFactoryInterface;
 
 /**
@@ -29,7 +30,10 @@ use Psr\Http\Message\UriFactoryInterface;
  *
  * Requests the server refuses itself: 400 (malformed, then close), 413
  * (body over max_body_size), 431 (head over max_header_size), 501 (an
- * unknown transfer coding), 505 (not HTTP/1.x). A connection that does not
+ * unknown transfer coding), 505 (not HTTP/1.x); multipart/form-data
+ * uploads are parsed ({@see ServerRequestBuilder}) and their temp files
+ * deleted once the answer is written or the connection is gone (unless the
+ * handler moved them). A connection that does not
  * complete a head within header_timeout is closed, as is one idle for
  * idle_timeout between requests; select()'s timeout is the next deadline,
  * so an idle worker does not wake up. On stop: the listening socket is
@@ -66,6 +70,7 @@ final class HttpServer
         ?ServerRequestFactoryInterface $requests = null,
         ?StreamFactoryInterface $streams = null,
         ?UriFactoryInterface $uris = null,
+        ?UploadedFileFactoryInterface $uploads = null,
     ) {
         if (\is_callable($handler)) {
             $this->handler = \Closure::fromCallable($handler);
@@ -75,13 +80,15 @@ final class HttpServer
             throw new \TypeError('the handler must be a callable or a Psr\Http\Server\RequestHandlerInterface');
         }
         $this->options = \is_array($options) ? HttpOptions::fromArray($options) : $options;
-        if ($requests === null || $streams === null || $uris === null) {
+        if ($requests === null || $streams === null || $uris === null || $uploads === null) {
             $factory = self::nyholm();
             $requests ??= $factory;
             $streams ??= $factory;
             $uris ??= $factory;
+            $uploads ??= $factory;
         }
-        $this->builder = new ServerRequestBuilder($requests, $streams, $uris);
+        $this->builder = new ServerRequestBuilder($requests, $streams, $uris, $uploads,
+            new MultipartParser($this->options->maxFileUploads, $this->options->maxMultipartParts));
     }
 
     /**
@@ -111,6 +118,12 @@ final class HttpServer
     public function run(): void
     {
         $this->acceptor->start($this->options->handshakeTimeout);
+        // A fatal error or exit() in the handler: no upload temp file left behind either.
+        register_shutdown_function(function (): void {
+            foreach ($this->connections as $connection) {
+                $connection->removeUploads();
+            }
+        });
         $stopped = false;
         while (!$stopped || $this->connections !== []) {
             // The sets and deadlines are kept per connection and changed only
@@ -202,6 +215,7 @@ final class HttpServer
             }
         }
         if (!$connection->writing()) {
+            $connection->removeUploads(); // every answer queued so far is written
             // Done with: an answer that closes (after a lingering read for a
             // refused request), a client that sent EOF (what it sent in full
             // is answered by now), an idle connection once stopping.
@@ -245,8 +259,10 @@ final class HttpServer
             }
             $connection->requests++;
             $keepAlive = $request->keepAlive && !$stopped;
+            $uploads = [];
             try {
-                $psr = $this->builder->build($request, $connection->connection->meta);
+                $psr = $this->builder->build($request, $connection->connection->meta, $uploads);
+                $connection->uploads = [...$connection->uploads, ...$uploads];
             } catch (HttpError $e) {
                 $connection->respondRaw($e->status, $e->getMessage() . "\n", true);
                 return;
@@ -269,6 +285,7 @@ final class HttpServer
     {
         $id = (int) $connection->stream();
         unset($this->connections[$id], $this->reading[$id], $this->writing[$id], $this->deadlines[$id]);
+        $connection->removeUploads();
         $this->acceptor->close($connection->connection);
     }
 

@@ -6,7 +6,10 @@ namespace Coyote\Handoff;
 
 use Psr\Http\Message\ServerRequestFactoryInterface;
 use Psr\Http\Message\ServerRequestInterface;
+use Coyote\Http\Uploads;
 use Psr\Http\Message\StreamFactoryInterface;
+use Psr\Http\Message\UploadedFileFactoryInterface;
+use Psr\Http\Message\UploadedFileInterface;
 use Psr\Http\Message\UriFactoryInterface;
 
 /**
@@ -15,8 +18,18 @@ use Psr\Http\Message\UriFactoryInterface;
  * version, headers, body, server params (REMOTE_ADDR/REMOTE_PORT from the
  * connection, SERVER_ADDR/SERVER_PORT, REQUEST_URI, QUERY_STRING,
  * HTTP_*), query and cookie params, and the parsed body of
- * application/x-www-form-urlencoded requests. multipart/form-data bodies
- * are left unparsed (getBody()).
+ * application/x-www-form-urlencoded requests.
+ *
+ * multipart/form-data ({@see MultipartParser}) is read as PHP's SAPI
+ * reads it: the fields are the parsed body, the files are
+ * UploadedFileInterface objects (getUploadedFiles()) over temp files,
+ * both nested by PHP's bracket names; an empty file input is
+ * UPLOAD_ERR_NO_FILE; getBody() is empty, like php://input. At most
+ * max_file_uploads files and max_multipart_parts parts (413 beyond); a
+ * malformed body or a missing boundary is 400, with no temp file left.
+ * The temp files are returned in $tempFiles: {@see HttpServer} removes
+ * them once the answer is written (or the connection is gone), unless the
+ * application moved them.
  */
 final class ServerRequestBuilder
 {
@@ -24,12 +37,19 @@ final class ServerRequestBuilder
         private ServerRequestFactoryInterface $requests,
         private StreamFactoryInterface $streams,
         private UriFactoryInterface $uris,
+        private UploadedFileFactoryInterface $uploads,
+        private MultipartParser $multipart = new MultipartParser(),
     ) {
     }
 
-    /** @throws HttpError 400 when the target or a header is not acceptable to PSR-7 */
-    public function build(ParsedRequest $request, ConnectionMeta $meta): ServerRequestInterface
+    /**
+     * @param list<string> $tempFiles set to the upload temp files written for this request
+     * @throws HttpError 400 when the target, a header or a multipart body is not acceptable,
+     *         413 beyond the multipart limits
+     */
+    public function build(ParsedRequest $request, ConnectionMeta $meta, array &$tempFiles = []): ServerRequestInterface
     {
+        $tempFiles = [];
         $host = $request->headerLine('Host');
         if ($host === '') {
             $host = $meta->local !== '' ? $meta->local : 'localhost';
@@ -91,15 +111,55 @@ final class ServerRequestBuilder
         $params = [];
         parse_str($query, $params);
         $psr = $psr->withQueryParams($params)
-            ->withCookieParams(self::cookies($grouped['cookie'] ?? []))
-            ->withBody($this->streams->createStream($request->body));
-        $type = strtolower(trim(explode(';', $grouped['content-type'][0] ?? '', 2)[0]));
+            ->withCookieParams(self::cookies($grouped['cookie'] ?? []));
+        $contentType = $grouped['content-type'][0] ?? '';
+        $type = strtolower(trim(explode(';', $contentType, 2)[0]));
+        if ($type === 'multipart/form-data') {
+            $body = $this->multipart->parse($request->body, MultipartParser::boundary($contentType));
+            $tempFiles = $body->tempFiles;
+            try {
+                return $psr->withBody($this->streams->createStream(''))
+                    ->withParsedBody($body->fields)
+                    ->withUploadedFiles(Uploads::map($body->files, fn (array $leaf) => $this->file($leaf)));
+            } catch (\Throwable $e) {
+                MultipartParser::remove($tempFiles);
+                $tempFiles = [];
+                throw $e;
+            }
+        }
+        $psr = $psr->withBody($this->streams->createStream($request->body));
         if ($type === 'application/x-www-form-urlencoded') {
             $form = [];
             parse_str($request->body, $form);
             $psr = $psr->withParsedBody($form);
         }
         return $psr;
+    }
+
+    /**
+     * One uploads leaf as PSR-7, as {@see \Coyote\Http\PSR7Worker} makes it; a
+     * temp file that cannot be opened (no descriptor left) is UPLOAD_ERR_CANT_WRITE.
+     *
+     * @param array<string, mixed> $leaf
+     */
+    private function file(array $leaf): UploadedFileInterface
+    {
+        $error = (int) $leaf['error'];
+        $stream = null;
+        if ($error === \UPLOAD_ERR_OK) {
+            try {
+                $stream = $this->streams->createStreamFromFile((string) $leaf['tmpName']);
+            } catch (\RuntimeException) {
+                $error = \UPLOAD_ERR_CANT_WRITE;
+            }
+        }
+        return $this->uploads->createUploadedFile(
+            $stream ?? $this->streams->createStream(''),
+            (int) $leaf['size'],
+            $error,
+            (string) $leaf['name'],
+            (string) $leaf['mime'],
+        );
     }
 
     /**

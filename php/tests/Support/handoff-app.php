@@ -9,8 +9,13 @@ declare(strict_types=1);
  *   /boom      the handler throws (500 expected)
  *   /stream?n= a body of unknown size (n parts): sent chunked
  *   /close     answers with Connection: close
+ *   /upload    JSON of a multipart request: the parsed body, the raw body,
+ *              each uploaded file (by its bracket path) with its SHA-256 and
+ *              temp file; ?rename=PATH moves the first file's temp file there,
+ *              ?exit=1 exits (code 3) instead of answering, ?echo=1 answers
+ *              with the first file's stream
  * Options from HANDOFF_HEADER_TIMEOUT, HANDOFF_IDLE_TIMEOUT,
- * HANDOFF_MAX_HEADER_SIZE, HANDOFF_MAX_BODY_SIZE.
+ * HANDOFF_MAX_HEADER_SIZE, HANDOFF_MAX_BODY_SIZE, HANDOFF_MAX_FILE_UPLOADS.
  */
 
 require __DIR__ . '/../../autoload.php';
@@ -21,9 +26,10 @@ use Nyholm\Psr7\Factory\Psr17Factory;
 use Psr\Http\Message\ResponseInterface;
 use Psr\Http\Message\ServerRequestInterface;
 use Psr\Http\Message\StreamInterface;
+use Psr\Http\Message\UploadedFileInterface;
 
 $options = [];
-foreach (['header_timeout', 'idle_timeout', 'max_header_size', 'max_body_size'] as $option) {
+foreach (['header_timeout', 'idle_timeout', 'max_header_size', 'max_body_size', 'max_file_uploads'] as $option) {
     $value = getenv('HANDOFF_' . strtoupper($option));
     if ($value !== false && $value !== '') {
         $options[$option] = str_contains($option, 'timeout') ? (float) $value : (int) $value;
@@ -118,6 +124,37 @@ final class Parts implements StreamInterface
     }
 }
 
+/**
+ * The uploaded files by bracket path (`docs[0]`), each described.
+ *
+ * @param array<mixed> $tree
+ * @return array<string, array<string, mixed>>
+ */
+function describeUploads(array $tree, string $prefix = ''): array
+{
+    $out = [];
+    foreach ($tree as $key => $node) {
+        $path = $prefix === '' ? (string) $key : $prefix . '[' . $key . ']';
+        if (!$node instanceof UploadedFileInterface) {
+            $out += describeUploads($node, $path);
+            continue;
+        }
+        $ok = $node->getError() === \UPLOAD_ERR_OK;
+        $tmp = $ok ? (string) $node->getStream()->getMetadata('uri') : '';
+        $out[$path] = [
+            'class' => $node::class,
+            'name' => $node->getClientFilename(),
+            'type' => $node->getClientMediaType(),
+            'size' => $node->getSize(),
+            'error' => $node->getError(),
+            'sha256' => $ok ? hash('sha256', (string) $node->getStream()) : null,
+            'tmp' => $tmp,
+            'tmp_exists' => $tmp !== '' && is_file($tmp),
+        ];
+    }
+    return $out;
+}
+
 $factory = new Psr17Factory();
 $server = HttpServer::create(static function (ServerRequestInterface $request) use ($factory): ResponseInterface {
     switch ($request->getUri()->getPath()) {
@@ -137,6 +174,29 @@ $server = HttpServer::create(static function (ServerRequestInterface $request) u
                     'remote_addr' => $server['REMOTE_ADDR'] ?? null,
                     'remote_port' => $server['REMOTE_PORT'] ?? null,
                     'pid' => getmypid(),
+                ])));
+        case '/upload':
+            $files = describeUploads($request->getUploadedFiles());
+            $target = $request->getQueryParams()['rename'] ?? '';
+            if ($target !== '' && $files !== []) {
+                rename((string) reset($files)['tmp'], $target);   // as a framework moving the temp file itself
+            }
+            if (isset($request->getQueryParams()['echo'])) {
+                $first = $request->getUploadedFiles();
+                while (\is_array($first)) {
+                    $first = reset($first);
+                }
+                return $factory->createResponse(200)->withBody($first->getStream());   // streamed from the temp file
+            }
+            if (isset($request->getQueryParams()['exit'])) {
+                exit(3);    // the temp files must not outlive the worker
+            }
+            return $factory->createResponse(200)
+                ->withHeader('Content-Type', 'application/json')
+                ->withBody($factory->createStream((string) json_encode([
+                    'parsed' => $request->getParsedBody(),
+                    'body' => (string) $request->getBody(),
+                    'files' => $files,
                 ])));
         case '/boom':
             throw new \RuntimeException('boom');
