@@ -7,10 +7,13 @@ namespace Coyote\Handoff;
 use Psr\Http\Message\ServerRequestFactoryInterface;
 use Psr\Http\Message\ServerRequestInterface;
 use Coyote\Http\Uploads;
+use Nyholm\Psr7\Factory\Psr17Factory;
+use Nyholm\Psr7\ServerRequest as NyholmServerRequest;
 use Psr\Http\Message\StreamFactoryInterface;
 use Psr\Http\Message\UploadedFileFactoryInterface;
 use Psr\Http\Message\UploadedFileInterface;
 use Psr\Http\Message\UriFactoryInterface;
+use Psr\Http\Message\UriInterface;
 
 /**
  * Turns a {@see ParsedRequest} into a PSR-7 ServerRequest: method, URI
@@ -33,6 +36,13 @@ use Psr\Http\Message\UriFactoryInterface;
  */
 final class ServerRequestBuilder
 {
+    private const URI_CACHE = 256;
+
+    /** The factories are nyholm's: requests are built with its constructor. */
+    private bool $nyholm;
+    /** @var array<string, UriInterface> */
+    private array $uriCache = [];
+
     public function __construct(
         private ServerRequestFactoryInterface $requests,
         private StreamFactoryInterface $streams,
@@ -40,6 +50,40 @@ final class ServerRequestBuilder
         private UploadedFileFactoryInterface $uploads,
         private MultipartParser $multipart = new MultipartParser(),
     ) {
+        $this->nyholm = $requests instanceof Psr17Factory && $streams instanceof Psr17Factory;
+    }
+
+    /**
+     * The request's URI. URIs are immutable, so the ones parsed lately are
+     * kept (URI_CACHE of them, by Host and target) and shared: a keep-alive
+     * client asking for the same paths parses each once.
+     *
+     * @throws HttpError 400
+     */
+    private function uri(string $host, string $target, string $method): UriInterface
+    {
+        $key = $host . ' ' . $target;
+        $uri = $this->uriCache[$key] ?? null;
+        if ($uri !== null) {
+            return $uri;
+        }
+        try {
+            if ($target[0] === '/') {
+                $uri = $this->uris->createUri('http://' . $host . $target);
+            } elseif (preg_match('#^https?://#i', $target)) {
+                $uri = $this->uris->createUri($target);
+            } elseif ($target === '*' && $method === 'OPTIONS') {
+                $uri = $this->uris->createUri('http://' . $host);
+            } else {
+                throw new HttpError(400, 'unsupported request target');
+            }
+        } catch (\InvalidArgumentException $e) {
+            throw new HttpError(400, 'malformed URI: ' . $e->getMessage());
+        }
+        if (\count($this->uriCache) >= self::URI_CACHE) {
+            $this->uriCache = [];
+        }
+        return $this->uriCache[$key] = $uri;
     }
 
     /**
@@ -55,19 +99,7 @@ final class ServerRequestBuilder
             $host = $meta->local !== '' ? $meta->local : 'localhost';
         }
         $target = $request->target;
-        try {
-            if ($target[0] === '/') {
-                $uri = $this->uris->createUri('http://' . $host . $target);
-            } elseif (preg_match('#^https?://#i', $target)) {
-                $uri = $this->uris->createUri($target);
-            } elseif ($target === '*' && $request->method === 'OPTIONS') {
-                $uri = $this->uris->createUri('http://' . $host);
-            } else {
-                throw new HttpError(400, 'unsupported request target');
-            }
-        } catch (\InvalidArgumentException $e) {
-            throw new HttpError(400, 'malformed URI: ' . $e->getMessage());
-        }
+        $uri = $this->uri($host, $target, $request->method);
         $query = $uri->getQuery();
         $now = microtime(true);
         $server = [
@@ -99,27 +131,46 @@ final class ServerRequestBuilder
         if (isset($grouped['content-length'])) {
             $server['CONTENT_LENGTH'] = $grouped['content-length'][0];
         }
+        $contentType = $grouped['content-type'][0] ?? '';
+        $type = $contentType === '' ? '' : strtolower(trim(explode(';', $contentType, 2)[0]));
+        $multipart = $type === 'multipart/form-data';
         try {
-            $psr = $this->requests->createServerRequest($request->method, $uri, $server)
-                ->withProtocolVersion($request->version);
-            foreach ($grouped as $key => $values) {
-                $psr = $psr->withHeader($names[$key], $values);
+            if ($this->nyholm) {
+                // nyholm's constructor takes the headers, body and version at
+                // once (an empty body becomes its stream only when asked
+                // for): one object instead of a clone per with*() call.
+                $headers = [];
+                foreach ($grouped as $key => $values) {
+                    $headers[$names[$key]] = $values;
+                }
+                $psr = new NyholmServerRequest($request->method, $uri, $headers,
+                    $multipart ? '' : $request->body, $request->version, $server);
+            } else {
+                $psr = $this->requests->createServerRequest($request->method, $uri, $server)
+                    ->withProtocolVersion($request->version);
+                foreach ($grouped as $key => $values) {
+                    $psr = $psr->withHeader($names[$key], $values);
+                }
             }
         } catch (\InvalidArgumentException $e) {
             throw new HttpError(400, 'malformed request: ' . $e->getMessage());
         }
-        $params = [];
-        parse_str($query, $params);
-        $psr = $psr->withQueryParams($params)
-            ->withCookieParams(self::cookies($grouped['cookie'] ?? []));
-        $contentType = $grouped['content-type'][0] ?? '';
-        $type = strtolower(trim(explode(';', $contentType, 2)[0]));
-        if ($type === 'multipart/form-data') {
+        if ($query !== '') {
+            $params = [];
+            parse_str($query, $params);
+            $psr = $psr->withQueryParams($params);
+        }
+        if (isset($grouped['cookie'])) {
+            $psr = $psr->withCookieParams(self::cookies($grouped['cookie']));
+        }
+        if ($multipart) {
             $body = $this->multipart->parse($request->body, MultipartParser::boundary($contentType));
             $tempFiles = $body->tempFiles;
             try {
-                return $psr->withBody($this->streams->createStream(''))
-                    ->withParsedBody($body->fields)
+                if (!$this->nyholm) {
+                    $psr = $psr->withBody($this->streams->createStream(''));
+                }
+                return $psr->withParsedBody($body->fields)
                     ->withUploadedFiles(Uploads::map($body->files, fn (array $leaf) => $this->file($leaf)));
             } catch (\Throwable $e) {
                 MultipartParser::remove($tempFiles);
@@ -127,7 +178,9 @@ final class ServerRequestBuilder
                 throw $e;
             }
         }
-        $psr = $psr->withBody($this->streams->createStream($request->body));
+        if (!$this->nyholm) {
+            $psr = $psr->withBody($this->streams->createStream($request->body));
+        }
         if ($type === 'application/x-www-form-urlencoded') {
             $form = [];
             parse_str($request->body, $form);
