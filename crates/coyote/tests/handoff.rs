@@ -3,7 +3,8 @@
 //! hand: `reuseport` and `fd_passing` with each balancer, the real
 //! connection counts (least connections, a worker that never reports, a
 //! worker that dies holding 100 connections), overflow with 503, rolling
-//! reset under load, graceful stop, config errors at their key.
+//! reset under load, graceful stop, config errors at their key. The SIGKILL
+//! storm under load is in `handoff_storm.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,37 +13,10 @@ mod common;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
 
-use common::{blocking_rpc, cli, BIN};
-use coyote_rpc::services::{WorkerList, WorkerState};
-use coyote_test_support::{wait_until, worker_script, Server};
-
-/// Every wait and socket read is bounded by this.
-const LIMIT: Duration = Duration::from_secs(20);
-
-fn config(listener: &str, workers: usize) -> String {
-    format!(
-        r#"version: "3"
-rpc:
-  listen: tcp://127.0.0.1:0
-server:
-  command: "{php} {worker}"
-handoff:
-  web:
-    address: tcp://127.0.0.1:0
-{listener}
-    pool:
-      num_workers: {workers}
-      allocate_timeout: 10s
-      destroy_timeout: 5s
-logs:
-  level: debug
-"#,
-        php = coyote_test_support::php(),
-        worker = worker_script("handoff-http").display(),
-    )
-}
+use common::handoff::{config, wait_counts, workers, LIMIT};
+use common::{cli, BIN};
+use coyote_test_support::{wait_until, Server};
 
 fn start(listener: &str, workers: usize) -> Server {
     let mut server = Server::start(BIN, &config(listener, workers), &[]).unwrap();
@@ -80,33 +54,6 @@ fn split(answer: &str) -> (String, String) {
         head.lines().next().unwrap_or("").to_owned(),
         body.to_owned(),
     )
-}
-
-fn workers(server: &Server) -> Vec<WorkerState> {
-    let (rt, mut client) = blocking_rpc(server);
-    let list: WorkerList = rt
-        .block_on(client.call_json("informer.Workers", &"handoff"))
-        .unwrap();
-    list.workers
-}
-
-/// Waits until the ready workers' open counts satisfy `check`.
-fn wait_counts(server: &Server, what: &str, check: impl Fn(&[u64]) -> bool) -> Vec<u64> {
-    let mut last = Vec::new();
-    let found = wait_until(LIMIT, || {
-        last = workers(server)
-            .iter()
-            .filter(|w| w.status_str == "ready")
-            .map(|w| w.connections.unwrap())
-            .collect();
-        check(&last).then_some(())
-    });
-    assert!(
-        found.is_some(),
-        "{what}: counts {last:?}\n{}",
-        server.output()
-    );
-    last
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The `tcp` plugin end to end with a real PHP worker (the SDK's
 //! `TcpWorker`): a greeting written on CONNECTED, lines echoed with WRITE,
 //! WRITECLOSE and CLOSE closing the socket, the CLOSE event, `tcp.Close(uuid)`
-//! over RPC, a worker crashing mid-connection, the `read_buf_size` cap, a
+//! over RPC (the uuid as a string, and `tcp.v1.CloseRequest` in the protobuf
+//! codec), a worker crashing mid-connection, the `read_buf_size` cap, a
 //! custom delimiter, and config errors at their key.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -13,8 +14,10 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use common::{blocking_rpc, wait_for_output, BIN};
+use coyote_tcp::proto::{CloseRequest, Response};
 use coyote_test_support::{php, repo_root, Server};
 use goridge::flags;
+use prost::Message;
 
 /// Every socket read is bounded by this (a hung server fails the test).
 const LIMIT: Duration = Duration::from_secs(20);
@@ -175,6 +178,60 @@ fn rpc_close_closes_that_connection_only() {
     // An unknown uuid is not an error (RoadRunner's answer), raw codec too.
     let answer = runtime
         .block_on(rpc.call_raw("tcp.Close", flags::CODEC_RAW, "nope".into()))
+        .unwrap();
+    assert_eq!(&answer[..], b"true");
+
+    other.send(b"ping\r\n");
+    assert_eq!(other.line(), "ping\r\n");
+}
+
+/// RoadRunner's tcp plugin since v2023: `tcp.v1.CloseRequest{uuid}` in the
+/// protobuf codec, answered `tcp.v1.Response{ok: true}` in the protobuf
+/// codec; a malformed message is an RPC error and nothing is closed.
+#[test]
+fn rpc_close_in_the_protobuf_codec() {
+    let server = start("");
+    let mut victim = Client::connect(&server, "echo");
+    let mut other = Client::connect(&server, "echo");
+    let uuid = victim.greeting("echo");
+    other.greeting("echo");
+
+    let (runtime, mut rpc) = blocking_rpc(&server);
+    let close = |rpc: &mut coyote_rpc::RpcClient, body: Vec<u8>| {
+        runtime.block_on(rpc.call_raw("tcp.Close", flags::CODEC_PROTO, body.into()))
+    };
+    // Malformed: a length running past the end, then a bad wire type.
+    for body in [vec![0x0a, 40, b'x'], vec![0x0f]] {
+        let err = close(&mut rpc, body).unwrap_err().to_string();
+        assert!(
+            err.contains("cannot decode the argument of tcp.Close"),
+            "{err}"
+        );
+    }
+    other.send(b"still open\r\n");
+    assert_eq!(other.line(), "still open\r\n");
+    victim.send(b"me too\r\n");
+    assert_eq!(victim.line(), "me too\r\n");
+
+    let request = CloseRequest { uuid: uuid.clone() }.encode_to_vec();
+    let answer = close(&mut rpc, request).unwrap();
+    assert_eq!(Response::decode(answer).unwrap(), Response { ok: true });
+    victim.closed();
+    assert!(
+        wait_for_output(&server, &format!("closed {uuid}"), LIMIT),
+        "{}",
+        server.output()
+    );
+    // An unknown uuid is not an error here either.
+    let unknown = CloseRequest {
+        uuid: "nope".into(),
+    }
+    .encode_to_vec();
+    let answer = close(&mut rpc, unknown).unwrap();
+    assert!(Response::decode(answer).unwrap().ok);
+    // The JSON form on the same RPC connection still works.
+    let answer = runtime
+        .block_on(rpc.call_raw("tcp.Close", flags::CODEC_JSON, "\"nope\"".into()))
         .unwrap();
     assert_eq!(&answer[..], b"true");
 

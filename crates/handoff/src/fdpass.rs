@@ -208,8 +208,14 @@ impl Dispatch {
         self.next_id += 1;
         self.group.accepted.fetch_add(1, Ordering::Relaxed);
         if let Some(table) = &self.group.table {
-            if let Err(error) = table.insert(id, worker.clone(), fd) {
-                tracing::warn!(target: "coyote::handoff", %error, "cannot watch a passed connection");
+            match table.insert(id, worker.clone(), fd) {
+                Ok(true) => {}
+                Ok(false) => tracing::debug!(target: "coyote::handoff",
+                    listener = %self.group.spec.name, pid = worker.pid,
+                    "the worker died as its connection was passed; connection closed"),
+                Err(error) => {
+                    tracing::warn!(target: "coyote::handoff", %error, "cannot watch a passed connection");
+                }
             }
         }
         None

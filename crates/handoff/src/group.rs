@@ -104,8 +104,10 @@ impl Group {
         }
     }
 
-    /// The worker's process is gone: its connections are shut down.
+    /// The worker's process is gone: its connections are shut down, and
+    /// one still being passed to it is shut down as it is counted in.
     pub(crate) fn exited(&self, worker: &Worker) {
+        worker.mark_exited();
         lock(&self.workers).retain(|w| w.id != worker.id);
         if let Some(table) = &self.table {
             table.remove_worker(worker.id);

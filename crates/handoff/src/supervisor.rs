@@ -1,8 +1,12 @@
 //! [`Supervisor`]: keeps one listener's worker slots filled. A worker that
-//! exits on its own is replaced with backoff; one past `ttl`, `idle_ttl`
-//! or `max_worker_memory` is retired gracefully, its replacement ready
-//! first; a reset does the same slot by slot; the stop sends every worker
-//! the stop frame and waits for them all.
+//! was killed (a signal: an operator, the OOM killer, a crash) or lived
+//! [`HEALTHY`] is replaced at once, as the goridge pools replace a dead
+//! worker; one that exited by itself sooner, broke the control protocol,
+//! or could not start is replaced after its slot's backoff (crash loops
+//! cost one process per step). One past `ttl`, `idle_ttl` or
+//! `max_worker_memory` is retired gracefully, its replacement ready first;
+//! a reset does the same slot by slot; the stop sends every worker the
+//! stop frame and waits for them all.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,8 +23,25 @@ use crate::HandoffError;
 /// First replacement delay; doubles per quick failure up to [`MAX_BACKOFF`].
 const BASE_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// A worker that lived this long resets its slot's backoff.
+/// A worker that lived this long is replaced at once and resets its slot's
+/// backoff.
 const HEALTHY: Duration = Duration::from_secs(10);
+
+/// How long after a worker's unasked exit its replacement starts, and the
+/// slot's next `backoff`: at once (and the backoff reset) when a signal
+/// ended it or it lived [`HEALTHY`]: killed workers are not a crash loop,
+/// and a SIGKILL storm must not leave slots empty for seconds. Otherwise
+/// (it exited by itself soon, or broke the protocol) after the backoff,
+/// which doubles.
+fn replacement_delay(backoff: &mut Duration, lived: Duration, signalled: bool) -> Duration {
+    if signalled || lived >= HEALTHY {
+        *backoff = BASE_BACKOFF;
+        return Duration::ZERO;
+    }
+    let delay = *backoff;
+    *backoff = (delay * 2).min(MAX_BACKOFF);
+    delay
+}
 
 /// What the plugin asks of a supervisor.
 pub(crate) enum Command {
@@ -115,15 +136,12 @@ impl Supervisor {
             slot,
             retired,
             lived,
+            signalled,
         } = event;
         if retired || slot >= self.slots {
             return;
         }
-        if lived >= HEALTHY {
-            self.backoff[slot] = BASE_BACKOFF;
-        }
-        let delay = self.backoff[slot];
-        self.backoff[slot] = (delay * 2).min(MAX_BACKOFF);
+        let delay = replacement_delay(&mut self.backoff[slot], lived, signalled);
         self.pending[slot] = Some(Instant::now() + delay);
     }
 
@@ -217,5 +235,32 @@ impl Supervisor {
                 break;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn killed_or_long_lived_workers_are_replaced_at_once() {
+        let mut backoff = Duration::from_secs(2);
+        let quick = Duration::from_millis(50);
+        // A SIGKILL storm: every victim replaced at once, however young.
+        for _ in 0..50 {
+            assert_eq!(replacement_delay(&mut backoff, quick, true), Duration::ZERO);
+            assert_eq!(backoff, BASE_BACKOFF);
+        }
+        // A crash loop (exits by itself right after the handshake) backs off.
+        let delays: Vec<u128> = (0..8)
+            .map(|_| replacement_delay(&mut backoff, quick, false).as_millis())
+            .collect();
+        assert_eq!(delays, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+        // A worker that lived HEALTHY resets the slot.
+        assert_eq!(
+            replacement_delay(&mut backoff, HEALTHY, false),
+            Duration::ZERO
+        );
+        assert_eq!(replacement_delay(&mut backoff, quick, false), BASE_BACKOFF);
     }
 }

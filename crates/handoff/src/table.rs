@@ -55,13 +55,28 @@ impl Table {
         lock(&self.entries).len()
     }
 
-    /// Holds `fd` as connection `id` of `worker` and counts it in.
-    pub(crate) fn insert(&self, id: u64, worker: Arc<Worker>, fd: OwnedFd) -> io::Result<()> {
+    /// Holds `fd` as connection `id` of `worker` and counts it in. `false`
+    /// when the worker's exit was handled meanwhile (it died after the
+    /// descriptor was sent): its connections were ended already, so this
+    /// one is shut down and closed too instead of being held for a worker
+    /// that is gone (the client would wait for an answer until its own
+    /// timeout).
+    pub(crate) fn insert(&self, id: u64, worker: Arc<Worker>, fd: OwnedFd) -> io::Result<bool> {
+        let mut entries = lock(&self.entries);
+        // Under the lock: `Group::exited` marks the worker before it takes
+        // the lock to remove the worker's connections, so either that
+        // removal finds this entry or this sees the mark. The registration
+        // is under the lock too, so a hang-up always finds its entry.
+        if worker.has_exited() {
+            drop(entries);
+            let _ = shutdown(fd.as_raw_fd(), Shutdown::Both);
+            return Ok(false);
+        }
         let event = EpollEvent::new(EpollFlags::EPOLLRDHUP, id);
         self.epoll.get_ref().0.add(fd.as_fd(), event)?;
         worker.count_in();
-        lock(&self.entries).insert(id, Entry { worker, fd });
-        Ok(())
+        entries.insert(id, Entry { worker, fd });
+        Ok(true)
     }
 
     /// Forgets connection `id` and closes Coyote's copy; `true` when it was
@@ -145,5 +160,52 @@ impl Table {
                 return Ok(removed);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::os::unix::net::UnixStream;
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    use super::*;
+
+    fn eof(client: &mut UnixStream) -> bool {
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        client.read(&mut [0u8; 8]).unwrap() == 0
+    }
+
+    #[tokio::test]
+    async fn a_connection_passed_as_its_worker_died_is_not_held() {
+        let table = Table::new().unwrap();
+        let alive = Worker::detached(1);
+        let (ours, mut client) = UnixStream::pair().unwrap();
+        // The worker's copy: the client sees the end only by a shutdown.
+        let _workers_copy = ours.try_clone().unwrap();
+        assert!(table.insert(1, alive.clone(), ours.into()).unwrap());
+        assert_eq!(table.len(), 1);
+        assert_eq!(alive.open.load(Ordering::Relaxed), 1);
+
+        // Its exit was handled between the send and the count: not held,
+        // not counted, closed.
+        let gone = Worker::detached(2);
+        gone.mark_exited();
+        let (ours, mut late) = UnixStream::pair().unwrap();
+        let _workers_copy_too = ours.try_clone().unwrap();
+        assert!(!table.insert(2, gone.clone(), ours.into()).unwrap());
+        assert_eq!(table.len(), 1);
+        assert_eq!(gone.open.load(Ordering::Relaxed), 0);
+        assert!(eof(&mut late), "shut down");
+
+        // The live worker dies: its connection is shut down and released.
+        alive.mark_exited();
+        assert_eq!(table.remove_worker(alive.id), 1);
+        assert_eq!(table.len(), 0);
+        assert_eq!(alive.open.load(Ordering::Relaxed), 0);
+        assert!(eof(&mut client), "shut down");
     }
 }

@@ -3,6 +3,7 @@
 //! `allocate_timeout`, then its task: reports in, stop out, the exit.
 
 use std::os::fd::OwnedFd;
+use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -32,11 +33,15 @@ pub const LISTEN_FD: i32 = 4;
 /// What the supervisor hears from a worker's task.
 #[derive(Debug)]
 pub(crate) enum Event {
-    /// The worker exited; `retired` when Coyote had asked it to stop.
+    /// The worker exited; `retired` when Coyote had asked it to stop;
+    /// `signalled` when a signal ended it (an operator's or the OOM
+    /// killer's SIGKILL, a crash) other than Coyote's for breaking the
+    /// control protocol.
     Exited {
         slot: usize,
         retired: bool,
         lived: Duration,
+        signalled: bool,
     },
 }
 
@@ -59,6 +64,10 @@ pub(crate) struct Worker {
     idle_since: Mutex<Option<Instant>>,
     /// Coyote asked it to stop (a retirement, a reset or the shutdown).
     retired: AtomicBool,
+    /// Coyote killed it for breaking the control protocol.
+    faulted: AtomicBool,
+    /// Its exit was handled: it left the group, its connections ended.
+    exited: AtomicBool,
     stop: CancellationToken,
     kill: CancellationToken,
 }
@@ -139,15 +148,60 @@ impl Worker {
         self.stop.cancel();
     }
 
-    /// Kills it at once (it broke the protocol).
+    /// Kills it at once.
     fn kill(&self) {
         self.kill.cancel();
+    }
+
+    /// It broke the control protocol: no more connections, killed, and
+    /// replaced after the slot's backoff.
+    fn fault(&self) {
+        self.faulted.store(true, Ordering::Relaxed);
+        self.set_status(WorkerStatus::Errored);
+        self.kill();
+    }
+
+    /// Marks its exit as handled (before its connections are ended; see
+    /// `Table::insert`).
+    pub(crate) fn mark_exited(&self) {
+        self.exited.store(true, Ordering::Release);
+    }
+
+    /// Whether its exit was handled.
+    pub(crate) fn has_exited(&self) -> bool {
+        self.exited.load(Ordering::Acquire)
     }
 
     /// Its control socket failed: no more connections, killed.
     pub(crate) fn broken(&self) {
         self.set_status(WorkerStatus::Errored);
         self.kill();
+    }
+}
+
+#[cfg(test)]
+impl Worker {
+    /// A worker with no process behind it (the table's unit tests; needs
+    /// a tokio runtime for its control socket).
+    pub(crate) fn detached(id: u64) -> Arc<Self> {
+        let (control, _theirs) = Control::pair().unwrap();
+        Arc::new(Self {
+            id,
+            slot: 0,
+            pid: 0,
+            created: SystemTime::now(),
+            started: Instant::now(),
+            control,
+            status: Mutex::new(WorkerStatus::Ready),
+            open: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
+            idle_since: Mutex::new(Some(Instant::now())),
+            retired: AtomicBool::new(false),
+            faulted: AtomicBool::new(false),
+            exited: AtomicBool::new(false),
+            stop: CancellationToken::new(),
+            kill: CancellationToken::new(),
+        })
     }
 }
 
@@ -221,6 +275,8 @@ pub(crate) async fn spawn(
         accepted: AtomicU64::new(0),
         idle_since: Mutex::new(Some(Instant::now())),
         retired: AtomicBool::new(false),
+        faulted: AtomicBool::new(false),
+        exited: AtomicBool::new(false),
         stop: CancellationToken::new(),
         kill: CancellationToken::new(),
     });
@@ -298,15 +354,13 @@ async fn run(
                         Err(e) => {
                             tracing::warn!(target: "coyote::handoff", listener = %group.spec.name,
                                 pid, error = %e, "worker broke the control protocol; killing it");
-                            worker.set_status(WorkerStatus::Errored);
-                            worker.kill();
+                            worker.fault();
                         }
                     },
                     Ok(Received::TooLarge) => {
                         tracing::warn!(target: "coyote::handoff", listener = %group.spec.name,
                             pid, limit = MAX_MESSAGE, "worker sent an oversized message; killing it");
-                        worker.set_status(WorkerStatus::Errored);
-                        worker.kill();
+                        worker.fault();
                     }
                     Ok(Received::Closed) | Err(_) => reading = false,
                 }
@@ -343,6 +397,8 @@ async fn run(
     // Children it forked go with it (as in every pool).
     kill_group(pid, Signal::SIGKILL);
     let retired = worker.retired.load(Ordering::Relaxed);
+    let signalled = status.as_ref().ok().and_then(|s| s.signal()).is_some()
+        && !worker.faulted.load(Ordering::Relaxed);
     if !retired {
         tracing::warn!(target: "coyote::handoff", listener = %group.spec.name, pid,
             status = ?status.ok(), "worker exited unexpectedly");
@@ -357,6 +413,7 @@ async fn run(
         slot: worker.slot,
         retired,
         lived: worker.started.elapsed(),
+        signalled,
     });
 }
 

@@ -5,7 +5,8 @@
 //! `CONNECTED` on accept, `DATA` with each delimiter-terminated chunk
 //! (delimiter included) and `CLOSE` once the socket is closed, and answers
 //! `CONTINUE`, `WRITE`, `WRITECLOSE` or `CLOSE` (the body is what to
-//! write). `tcp.Close(uuid)` over RPC closes a connection.
+//! write). `tcp.Close` over RPC closes a connection: the uuid as a string
+//! (JSON / raw), or `tcp.v1.CloseRequest` in the protobuf codec.
 //!
 //! Bounds: a chunk is at most `tcp.read_buf_size` megabytes (default 1);
 //! a client that sends more without the delimiter is disconnected with a
@@ -17,6 +18,7 @@
 //! - `protocol`: [`Event`], [`Action`], the JSON [`Context`].
 //! - `connection`: one connection's task.
 //! - `connections`: [`Connections`], the open connections by uuid.
+//! - `proto`: the `tcp.v1` protobuf messages of `tcp.Close`.
 //! - `rpc`: [`TcpService`], `tcp.Close`.
 //! - `plugin`: [`TcpPlugin`] on the host.
 //! - `error`: [`TcpError`].
@@ -27,6 +29,7 @@ mod connections;
 mod error;
 mod framing;
 mod plugin;
+pub mod proto;
 mod protocol;
 mod rpc;
 

@@ -5,6 +5,7 @@
 // Each test file uses its own part of this module.
 #![allow(dead_code)]
 
+pub mod handoff;
 pub mod jobs;
 pub mod kv;
 
