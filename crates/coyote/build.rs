@@ -26,6 +26,29 @@ fn main() {
         .and_then(|v| v.split_whitespace().nth(1).map(str::to_owned))
         .unwrap_or_else(|| "unknown".to_owned());
     println!("cargo:rustc-env=COYOTE_RUSTC_VERSION={version}");
+    link_without_pie();
+}
+
+/// Links the `coyote` executable as a fixed-address (non-PIE) program on
+/// glibc Linux, as Go links RoadRunner's. A PIE of this size carries
+/// ~66,000 relative relocations (a 1.5 MB table the loader reads at every
+/// start) that write 1.1 MB of pointers into private copies of the
+/// binary's pages: 2.6 MB of the 12.7 MB an idle server held, measured
+/// (BENCHMARKS.md, "Idle RSS"). The code is the same position-independent
+/// code (only the link changes); ASLR still moves the stack, heap, mmap
+/// areas and shared libraries, only the executable's own image stays put.
+/// `COYOTE_PIE=1` at build time keeps a PIE (distributions that require
+/// one).
+fn link_without_pie() {
+    println!("cargo:rerun-if-env-changed=COYOTE_PIE");
+    let var = |name: &str| std::env::var(name).unwrap_or_default();
+    let keep_pie = !matches!(var("COYOTE_PIE").as_str(), "" | "0");
+    if keep_pie || var("CARGO_CFG_TARGET_OS") != "linux" || var("CARGO_CFG_TARGET_ENV") != "gnu" {
+        return;
+    }
+    // rustc passes `-pie` to the C compiler driver that links; the last of
+    // `-pie` / `-no-pie` wins, and link args come after rustc's own.
+    println!("cargo:rustc-link-arg-bin=coyote=-no-pie");
 }
 
 /// `2025-05-04T13:19:13+0000` (the shape of RoadRunner's `date +%FT%T%z`),

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
+use bytes::{BufMut, Bytes};
 use hyper::http::request::Parts;
 use hyper::Version;
 use serde::Serialize;
@@ -183,13 +184,14 @@ struct JsonContext<'a> {
     attributes: BTreeMap<String, Vec<String>>,
 }
 
-/// Encodes the context; returns the frame codec flag and the bytes.
+/// Encodes the context; returns the frame codec flag and the bytes, cut
+/// from the thread's arena (see `crate::arena`: no allocation of its own).
 pub(crate) fn encode(
     meta: &Meta<'_>,
     parsed: bool,
     uploads: Option<&Value>,
     encoding: ContextEncoding,
-) -> (u8, Vec<u8>) {
+) -> (u8, Bytes) {
     match encoding {
         ContextEncoding::Json => {
             let context = JsonContext {
@@ -204,8 +206,8 @@ pub(crate) fn encode(
                 uploads,
                 attributes: BTreeMap::new(),
             };
-            // Sized once for a typical context (the fixed keys are ~150
-            // bytes): a growing Vec would reallocate three or four times.
+            // Room for a typical context (the fixed keys are ~150 bytes)
+            // at once, so the piece rarely grows while it is written.
             let guess = 256
                 + meta.uri.scheme.len()
                 + meta.uri.host.len()
@@ -215,11 +217,14 @@ pub(crate) fn encode(
                     .iter()
                     .map(|(k, v)| k.len() + 8 + v.iter().map(|s| s.len() + 3).sum::<usize>())
                     .sum::<usize>();
-            let mut out = Vec::with_capacity(guess);
-            if serde_json::to_writer(&mut out, &context).is_err() {
-                out = b"{}".to_vec();
-            }
-            (goridge::flags::CODEC_JSON, out)
+            let (bytes, ()) = crate::arena::cut(guess, |buf| {
+                let start = buf.len();
+                if serde_json::to_writer(BufMut::writer(&mut *buf), &context).is_err() {
+                    buf.truncate(start);
+                    buf.put_slice(b"{}");
+                }
+            });
+            (goridge::flags::CODEC_JSON, bytes)
         }
         ContextEncoding::Proto => {
             use prost::Message;
@@ -248,7 +253,9 @@ pub(crate) fn encode(
                     .unwrap_or_default(),
                 attributes: HashMap::new(),
             };
-            (goridge::flags::CODEC_PROTO, request.encode_to_vec())
+            // A BytesMut grows as needed: encoding into it cannot fail.
+            let (bytes, _) = crate::arena::cut(request.encoded_len(), |buf| request.encode(buf));
+            (goridge::flags::CODEC_PROTO, bytes)
         }
     }
 }
@@ -318,7 +325,7 @@ mod tests {
         let uploads = serde_json::json!({"f": {"name": "a.txt"}});
         let (codec, bytes) = encode(&meta, true, Some(&uploads), ContextEncoding::Proto);
         assert_eq!(codec, goridge::flags::CODEC_PROTO);
-        let req = proto::Request::decode(bytes.as_slice()).unwrap();
+        let req = proto::Request::decode(&bytes[..]).unwrap();
         assert_eq!(req.remote_addr, "10.1.2.3");
         assert_eq!(req.uri, "https://example.com:8080/path/x?a[]=1&b=2");
         assert_eq!(

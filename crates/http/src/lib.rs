@@ -8,6 +8,8 @@
 //!   pool and the listeners.
 //! - `options`: [`HttpOptions`], plain values mapped from `.rr.yaml`.
 //! - `context`: request -> context (JSON or `http.v1.Request` protobuf).
+//! - `arena`: a per-thread buffer small per-request byte strings are cut
+//!   from (contexts, unescaped response heads).
 //! - `proto`: the `http.v1` protobuf messages.
 //! - `form`: urlencoded bodies -> PHP's bracket tree (`a[b][]=1`).
 //! - `uploads`: multipart bodies -> form tree + temp files (removed when the
@@ -30,6 +32,7 @@
 //! - `steering`: which event-loop shard serves a connection ([`Placement`]):
 //!   the shard of its CPU, followed when the client moves.
 
+mod arena;
 mod body;
 mod context;
 mod fcgi;

@@ -8,8 +8,10 @@
 
 use std::fmt;
 
+use bytes::{BufMut, Bytes};
 use hyper::header::{
-    HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, TE, TRANSFER_ENCODING, UPGRADE,
+    HeaderName, HeaderValue, InvalidHeaderValue, CONNECTION, CONTENT_LENGTH, TE, TRANSFER_ENCODING,
+    UPGRADE,
 };
 use hyper::StatusCode;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -82,8 +84,11 @@ pub(crate) enum HeadError {
 
 /// Builds the head as it is decoded: every `name: value` line is counted
 /// against the limits, then classified and kept, dropped or recorded, with
-/// no intermediate list of raw headers (one allocation per kept value).
+/// no intermediate list of raw headers. A value that lies in `source` as
+/// it is (no escapes) is shared with it, not copied.
 struct Builder {
+    /// The bytes being decoded.
+    source: Bytes,
     limits: HeadLimits,
     headers: usize,
     bytes: usize,
@@ -92,8 +97,9 @@ struct Builder {
 }
 
 impl Builder {
-    fn new(limits: HeadLimits) -> Self {
+    fn new(limits: HeadLimits, source: Bytes) -> Self {
         Self {
+            source,
             limits,
             headers: 0,
             bytes: 0,
@@ -138,6 +144,19 @@ impl Builder {
         name.ok()
     }
 
+    /// A header value: a slice of the source when it lies there (a
+    /// reference count, no copy), otherwise a copy.
+    fn value(&self, value: &[u8]) -> Result<HeaderValue, InvalidHeaderValue> {
+        let source = self.source.as_ptr_range();
+        let inside = value.as_ptr_range();
+        if !value.is_empty() && source.start <= inside.start && inside.end <= source.end {
+            // In range (checked just above), so `slice_ref` cannot panic.
+            HeaderValue::from_maybe_shared(self.source.slice_ref(value))
+        } else {
+            HeaderValue::from_bytes(value)
+        }
+    }
+
     /// Counts one line, then keeps, records or drops it.
     fn add(&mut self, name: Option<&HeaderName>, name_len: usize, value: &[u8]) -> bool {
         if !self.charge(name_len, value.len()) {
@@ -145,7 +164,7 @@ impl Builder {
         }
         let Some(name) = name else { return true };
         match kind(name) {
-            Kind::EndToEnd => match HeaderValue::from_bytes(value) {
+            Kind::EndToEnd => match self.value(value) {
                 Ok(value) => self.head.headers.push((name.clone(), value)),
                 Err(_) => {
                     tracing::warn!(target: "coyote::http", header = %name, "worker sent an invalid header value; dropped");
@@ -406,44 +425,31 @@ fn max_context(limits: HeadLimits, json: bool) -> usize {
 /// Parses a response context. `codec` is the frame's flags: CODEC_PROTO
 /// means `http.v1.Response`; 0 or CODEC_JSON means JSON (roadrunner-http
 /// 3.x sends JSON with no codec flag).
-pub(crate) fn parse(context: &[u8], codec: u8, limits: HeadLimits) -> Result<Head, HeadError> {
+pub(crate) fn parse(context: &Bytes, codec: u8, limits: HeadLimits) -> Result<Head, HeadError> {
+    parse_with(context, codec, limits, true)
+}
+
+/// [`parse`], with the `\/` fast path on or off (tests compare the two).
+fn parse_with(
+    context: &Bytes,
+    codec: u8,
+    limits: HeadLimits,
+    fast: bool,
+) -> Result<Head, HeadError> {
     let proto = codec & goridge::flags::CODEC_PROTO != 0;
     if context.len() > max_context(limits, !proto) {
         return Err(HeadError::TooLarge {
             limit: limits.max_bytes,
         });
     }
-    let mut builder = Builder::new(limits);
-    let status: i64 = if proto {
-        use prost::Message;
-        let r = crate::proto::Response::decode(context).map_err(|e| HeadError::Decode {
-            encoding: "protobuf",
-            reason: e.to_string(),
-        })?;
-        for (raw, values) in &r.headers {
-            let name = Builder::name(raw);
-            for value in &values.value {
-                if !builder.add(name.as_ref(), raw.len(), value) {
-                    return Err(builder.exceeded.take().unwrap_or(HeadError::TooLarge {
-                        limit: limits.max_bytes,
-                    }));
-                }
-            }
-        }
-        r.status
+    let (status, builder) = if proto {
+        proto_head(context, limits)?
     } else {
-        let mut de = serde_json::Deserializer::from_slice(context);
-        let parsed = HeadSeed(&mut builder)
-            .deserialize(&mut de)
-            .and_then(|status| de.end().map(|()| status));
-        match parsed {
-            Ok(status) => status,
-            Err(e) => {
-                return Err(builder.exceeded.take().unwrap_or(HeadError::Decode {
-                    encoding: "JSON",
-                    reason: e.to_string(),
-                }))
-            }
+        match fast.then(|| unescape_slashes(context)).flatten() {
+            // Anything the unescaped copy does not decode is decided on
+            // the context as sent, so errors read exactly as without it.
+            Some(plain) => json_head(&plain, limits).or_else(|_| json_head(context, limits))?,
+            None => json_head(context, limits)?,
         }
     };
     let status = u16::try_from(status)
@@ -454,6 +460,90 @@ pub(crate) fn parse(context: &[u8], codec: u8, limits: HeadLimits) -> Result<Hea
     let mut head = builder.head;
     head.status = status;
     Ok(head)
+}
+
+fn proto_head(context: &Bytes, limits: HeadLimits) -> Result<(i64, Builder), HeadError> {
+    use prost::Message;
+    let mut builder = Builder::new(limits, context.clone());
+    let r = crate::proto::Response::decode(&context[..]).map_err(|e| HeadError::Decode {
+        encoding: "protobuf",
+        reason: e.to_string(),
+    })?;
+    for (raw, values) in &r.headers {
+        let name = Builder::name(raw);
+        for value in &values.value {
+            if !builder.add(name.as_ref(), raw.len(), value) {
+                return Err(builder.exceeded.take().unwrap_or(HeadError::TooLarge {
+                    limit: limits.max_bytes,
+                }));
+            }
+        }
+    }
+    Ok((r.status, builder))
+}
+
+fn json_head(source: &Bytes, limits: HeadLimits) -> Result<(i64, Builder), HeadError> {
+    let mut builder = Builder::new(limits, source.clone());
+    let mut de = serde_json::Deserializer::from_slice(source);
+    let parsed = HeadSeed(&mut builder)
+        .deserialize(&mut de)
+        .and_then(|status| de.end().map(|()| status));
+    match parsed {
+        Ok(status) => Ok((status, builder)),
+        Err(e) => Err(builder.exceeded.take().unwrap_or(HeadError::Decode {
+            encoding: "JSON",
+            reason: e.to_string(),
+        })),
+    }
+}
+
+/// PHP's `json_encode` writes every `/` as `\/` (`text\/plain`), so nearly
+/// every head a PHP worker sends has an escape, and serde_json unescapes
+/// each such string into a scratch buffer its deserializer allocates (and
+/// grows): two allocations per response, and the values then have to be
+/// copied out of that scratch. When `\/` is the only escape in `context`,
+/// this returns the context with those backslashes removed (cut from the
+/// thread's arena): that is the same JSON document, which serde_json then
+/// reads without any escape, borrowing every string from it. `None`: no
+/// backslash at all (nothing to do) or some other escape (left to
+/// serde_json, which handles every escape).
+///
+/// Why dropping the backslashes changes nothing: inside a string, `\/`
+/// and `/` are the same character. No `\"` can be in such a context, so
+/// its strings begin and end at the same quotes before and after. Outside
+/// a string a `\` is a syntax error, and so is the `/` left in its place
+/// (serde_json has no comments), and any failure is re-decided on the
+/// original bytes anyway. `\` is ASCII, never part of a UTF-8 sequence,
+/// so removing it joins or splits none. Hand-written because serde_json
+/// offers no way to lend its deserializer a reusable scratch buffer; the
+/// property test `slash_fast_path_matches_serde_json` checks it against
+/// serde_json on hostile inputs.
+fn unescape_slashes(context: &[u8]) -> Option<Bytes> {
+    let mut slashes = 0;
+    let mut rest = context;
+    while let Some(at) = rest.iter().position(|&b| b == b'\\') {
+        match rest.get(at + 1..) {
+            Some([b'/', after @ ..]) => {
+                slashes += 1;
+                rest = after;
+            }
+            _ => return None,
+        }
+    }
+    if slashes == 0 {
+        return None;
+    }
+    let (plain, ()) = crate::arena::cut(context.len() - slashes, |buf| {
+        let mut rest = context;
+        while let Some(at) = rest.iter().position(|&b| b == b'\\') {
+            let (before, after) = rest.split_at(at);
+            buf.put_slice(before);
+            // `after` is `\/...`: the backslash goes, the slash stays.
+            rest = after.get(1..).unwrap_or_default();
+        }
+        buf.put_slice(rest);
+    });
+    Some(plain)
 }
 
 #[cfg(test)]
@@ -469,6 +559,11 @@ mod tests {
         max_headers: 1000,
         max_bytes: 1 << 20,
     };
+
+    /// The workers' frames arrive as `Bytes`.
+    fn parse(context: &[u8], codec: u8, limits: HeadLimits) -> Result<Head, HeadError> {
+        super::parse(&Bytes::copy_from_slice(context), codec, limits)
+    }
 
     fn json(context: &[u8]) -> Result<Head, HeadError> {
         parse(context, 0, LIMITS)
@@ -648,6 +743,154 @@ mod tests {
             parse(context.as_bytes(), 0, limits).unwrap().headers.len(),
             100
         );
+    }
+
+    #[test]
+    fn values_are_shared_with_the_frame_not_copied() {
+        let frame = Bytes::from_static(
+            br#"{"status":200,"headers":{"Content-Type":["text/plain"],"X-A":"b"}}"#,
+        );
+        let head = super::parse(&frame, 0, LIMITS).unwrap();
+        let range = frame.as_ptr_range();
+        for (_, value) in &head.headers {
+            assert!(
+                range.contains(&value.as_bytes().as_ptr()),
+                "{value:?} copied"
+            );
+        }
+        // Escaped as PHP does: unescaped once, the values still right.
+        let frame = Bytes::from_static(
+            br#"{"status":200,"headers":{"Content-Type":["text\/plain"],"X-\/":"a\/\/b"}}"#,
+        );
+        let head = super::parse(&frame, 0, LIMITS).unwrap();
+        let got: Vec<(&str, &[u8])> = head
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            .collect();
+        assert_eq!(got, [("content-type", &b"text/plain"[..])]);
+        assert_eq!(unescape_slashes(b"no escapes"), None);
+        assert_eq!(
+            unescape_slashes(br#""a\\/b""#),
+            None,
+            "an escaped backslash"
+        );
+        assert_eq!(unescape_slashes(br#""a\/b\"""#), None, "an escaped quote");
+        assert_eq!(unescape_slashes(b"ends in \\"), None);
+        assert_eq!(
+            unescape_slashes(br#"{"a\/b":"\/\/"}"#).as_deref(),
+            Some(&br#"{"a/b":"//"}"#[..])
+        );
+    }
+
+    /// What a parse came to, comparable: status, headers, declared
+    /// length and close, or the error's message.
+    type Outcome = Result<(u16, Vec<(String, Vec<u8>)>, Option<DeclaredLength>, bool), String>;
+
+    fn outcome(result: Result<Head, HeadError>) -> Outcome {
+        result
+            .map(|head| {
+                (
+                    head.status.as_u16(),
+                    head.headers
+                        .iter()
+                        .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+                        .collect(),
+                    head.content_length,
+                    head.close,
+                )
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    /// Pieces hostile heads are made of: JSON punctuation, escapes good
+    /// and bad, the field names, framing headers, broken UTF-8.
+    fn piece() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        const FIXED: &[&[u8]] = &[
+            b"{",
+            b"}",
+            b"[",
+            b"]",
+            b":",
+            b",",
+            b"\"",
+            b"\\",
+            b"/",
+            b"\\/",
+            b"\\\\",
+            b"\\\"",
+            b"\\u002f",
+            b"\\u0041",
+            b"\\n",
+            b"status",
+            b"headers",
+            b"200",
+            b"204",
+            b"-1",
+            b"1e3",
+            b"Content-Type",
+            b"Content-Length",
+            b"Connection",
+            b"close",
+            b"text",
+            b"X-A",
+            b"null",
+            b"true",
+            b" ",
+            b"\n",
+            b"\t",
+            b"\x01",
+            b"\xc3",
+            b"\xa9",
+            b"\xff",
+            b"\xe2\x82",
+            b"5",
+        ];
+        prop_oneof![
+            4 => proptest::sample::select(FIXED).prop_map(<[u8]>::to_vec),
+            1 => proptest::collection::vec(any::<u8>(), 0..4),
+        ]
+    }
+
+    fn soup() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        proptest::collection::vec(piece(), 0..12).prop_map(|p| p.concat())
+    }
+
+    proptest::proptest! {
+        /// The `\/` fast path gives exactly what serde_json alone gives
+        /// (heads, errors and their messages), on token soup and on
+        /// well-formed heads with hostile names and values.
+        #[test]
+        fn slash_fast_path_matches_serde_json(
+            raw in soup(),
+            name in soup(),
+            values in proptest::collection::vec(soup(), 0..3),
+            status in soup(),
+            list in proptest::prelude::any::<bool>(),
+            limited in proptest::prelude::any::<bool>(),
+        ) {
+            let limits = if limited { HeadLimits { max_headers: 2, max_bytes: 24 } } else { LIMITS };
+            let quoted = |v: &[u8]| [&b"\""[..], v, &b"\""[..]].concat();
+            let value = if list {
+                let items: Vec<Vec<u8>> = values.iter().map(|v| quoted(&v[..])).collect();
+                [&b"["[..], &items.join(&b","[..])[..], &b"]"[..]].concat()
+            } else {
+                quoted(values.first().map_or(&b""[..], |v| v))
+            };
+            let shaped = [
+                &br#"{"status":"#[..], &status[..], &br#","headers":{"#[..], &quoted(&name[..])[..],
+                &b":"[..], &value[..], &br#","X-Fixed":"a\/b"}}"#[..],
+            ]
+            .concat();
+            for context in [raw, shaped] {
+                let context = Bytes::from(context);
+                let fast = outcome(parse_with(&context, 0, limits, true));
+                let plain = outcome(parse_with(&context, 0, limits, false));
+                proptest::prop_assert_eq!(fast, plain, "context {:?}", String::from_utf8_lossy(&context));
+            }
+        }
     }
 
     proptest::proptest! {
