@@ -107,10 +107,26 @@ final class Acceptor
     {
         $streams = $this->eof ? [] : [$this->control->stream()];
         $listen = $this->stopping ? null : $this->listener?->stream();
-        if ($listen !== null) {
+        if ($listen !== null && !$this->acceptPaused()) {
             $streams[] = $listen;
         }
         return $streams;
+    }
+
+    /**
+     * When the loop must wake up without any socket being ready: the end
+     * of an accept pause after running out of descriptors (reuseport);
+     * null when there is none.
+     */
+    public function wakeAt(): ?float
+    {
+        return $this->stopping ? null : $this->listener?->pausedUntil();
+    }
+
+    private function acceptPaused(): bool
+    {
+        $until = $this->listener?->pausedUntil();
+        return $until !== null && microtime(true) < $until;
     }
 
     /** @return list<resource> the streams to select for writing (queued reports) */
@@ -159,8 +175,9 @@ final class Acceptor
             }
         }
         $listen = $this->stopping ? null : $this->listener;
-        if ($listen !== null && $ready !== null && !isset($ready[(int) $listen->stream()])) {
-            $listen = null;
+        if ($listen !== null && $ready !== null && !isset($ready[(int) $listen->stream()])
+            && $listen->pausedUntil() === null) {
+            $listen = null;    // not readable (a pause that ended is tried without select's word)
         }
         for ($i = 0; $listen !== null && !$this->stopping && $i < self::BATCH; $i++) {
             $socket = $listen->accept();

@@ -48,7 +48,13 @@ final class CallbackWorker
             $read = $this->acceptor->readStreams();
             $write = $this->acceptor->writeStreams();
             $except = null;
-            if (@stream_select($read, $write, $except, null) === false) {
+            $wake = $this->acceptor->wakeAt();    // an accept pause (out of descriptors)
+            $timeout = $wake === null ? null : max(0.0, $wake - microtime(true));
+            if ($read === [] && $write === []) {
+                usleep((int) (($timeout ?? 0.01) * 1e6) + 1000);
+                $read = [];
+            } elseif (@stream_select($read, $write, $except, $timeout === null ? null : (int) $timeout,
+                $timeout === null ? 0 : (int) (fmod($timeout, 1.0) * 1e6) + 1000) === false) {
                 continue; // EINTR (a signal)
             }
             foreach ($this->acceptor->poll() as $connection) {

@@ -137,7 +137,11 @@ final class HttpServer
             foreach ($this->acceptor->writeStreams() as $stream) {
                 $write[(int) $stream] = $stream;
             }
-            $timeout = $this->deadlines === [] ? null : max(0.0, min($this->deadlines) - microtime(true));
+            $wake = $this->acceptor->wakeAt();
+            if ($this->deadlines !== []) {
+                $wake = $wake === null ? min($this->deadlines) : min($wake, min($this->deadlines));
+            }
+            $timeout = $wake === null ? null : max(0.0, $wake - microtime(true));
             $except = null;
             if ($read === [] && $write === []) {
                 if ($timeout !== null) {

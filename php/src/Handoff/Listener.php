@@ -15,8 +15,15 @@ namespace Coyote\Handoff;
  */
 final class Listener
 {
+    /** Out of descriptors (or memory): accepting pauses this long first, doubling up to MAX_PAUSE. */
+    public const FIRST_PAUSE = 0.005;
+    public const MAX_PAUSE = 1.0;
+    private const EXHAUSTED = [12 /* ENOMEM */, 23 /* ENFILE */, 24 /* EMFILE */, 105 /* ENOBUFS */];
+
     private ?\Socket $socket;
     private bool $unix;
+    private float $pause = 0.0;
+    private float $pausedUntil = 0.0;
 
     /** @param resource|null $stream a stream on the same descriptor, for stream_select */
     public function __construct(\Socket $socket, private mixed $stream = null, private string $address = '')
@@ -61,22 +68,52 @@ final class Listener
         return $this->address;
     }
 
-    /** The next waiting connection (non-blocking), or null when none is waiting. */
+    /**
+     * The next waiting connection (non-blocking), or null when none is
+     * waiting, or while paused (see {@see pausedUntil}).
+     */
     public function accept(): ?\Socket
     {
-        if ($this->socket === null) {
+        if ($this->socket === null || ($this->pausedUntil > 0.0 && microtime(true) < $this->pausedUntil)) {
             return null;
         }
         $client = @socket_accept($this->socket);
         if ($client === false) {
+            // socket_accept() records its errno in the global error only.
+            $error = socket_last_error($this->socket) ?: socket_last_error();
             socket_clear_error($this->socket);
             socket_clear_error();
             // EAGAIN: nothing (or another worker took it); ECONNABORTED: the
-            // client left; EMFILE/ENFILE/ENOBUFS: retried on the next turn.
+            // client left. Out of descriptors the connection stays queued and
+            // the socket readable: without a pause, select() would return at
+            // once, again and again (a spin), so accepting pauses, 5 ms first,
+            // doubling up to 1 s, until an accept succeeds.
+            if (\in_array($error, self::EXHAUSTED, true)) {
+                $this->pause = $this->pause === 0.0 ? self::FIRST_PAUSE : min(self::MAX_PAUSE, $this->pause * 2);
+                $this->pausedUntil = microtime(true) + $this->pause;
+            } else {
+                $this->pausedUntil = 0.0;   // nothing waiting: no reason to wake up early
+            }
             return null;
         }
+        $this->pause = 0.0;
+        $this->pausedUntil = 0.0;
         socket_set_nonblock($client);
         return $client;
+    }
+
+    /**
+     * When accepting may be tried again after running out of descriptors;
+     * null when not paused. While paused the socket is left out of
+     * select() (see {@see Acceptor::readStreams}) and the loop wakes at
+     * this time instead.
+     */
+    public function pausedUntil(): ?float
+    {
+        if ($this->pausedUntil === 0.0 || $this->socket === null) {
+            return null;
+        }
+        return $this->pausedUntil;
     }
 
     /** Stops listening (see the class comment); idempotent. */
