@@ -167,6 +167,27 @@ impl Worker {
         self.exited.store(true, Ordering::Release);
     }
 
+    /// A worker that just answered its handshake: ready, idle, nothing open.
+    fn new(id: u64, slot: usize, pid: u32, control: Control) -> Arc<Self> {
+        Arc::new(Self {
+            id,
+            slot,
+            pid,
+            created: SystemTime::now(),
+            started: Instant::now(),
+            control,
+            status: Mutex::new(WorkerStatus::Ready),
+            open: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
+            idle_since: Mutex::new(Some(Instant::now())),
+            retired: AtomicBool::new(false),
+            faulted: AtomicBool::new(false),
+            exited: AtomicBool::new(false),
+            stop: CancellationToken::new(),
+            kill: CancellationToken::new(),
+        })
+    }
+
     /// Whether its exit was handled.
     pub(crate) fn has_exited(&self) -> bool {
         self.exited.load(Ordering::Acquire)
@@ -185,23 +206,7 @@ impl Worker {
     /// a tokio runtime for its control socket).
     pub(crate) fn detached(id: u64) -> Arc<Self> {
         let (control, _theirs) = Control::pair().unwrap();
-        Arc::new(Self {
-            id,
-            slot: 0,
-            pid: 0,
-            created: SystemTime::now(),
-            started: Instant::now(),
-            control,
-            status: Mutex::new(WorkerStatus::Ready),
-            open: AtomicU64::new(0),
-            accepted: AtomicU64::new(0),
-            idle_since: Mutex::new(Some(Instant::now())),
-            retired: AtomicBool::new(false),
-            faulted: AtomicBool::new(false),
-            exited: AtomicBool::new(false),
-            stop: CancellationToken::new(),
-            kill: CancellationToken::new(),
-        })
+        Self::new(id, 0, 0, control)
     }
 }
 
@@ -263,23 +268,7 @@ pub(crate) async fn spawn(
         let _ = tokio::time::timeout(TERM_GRACE, child.wait()).await;
         return Err(e);
     }
-    let worker = Arc::new(Worker {
-        id: group.next_worker_id(),
-        slot,
-        pid,
-        created: SystemTime::now(),
-        started: Instant::now(),
-        control,
-        status: Mutex::new(WorkerStatus::Ready),
-        open: AtomicU64::new(0),
-        accepted: AtomicU64::new(0),
-        idle_since: Mutex::new(Some(Instant::now())),
-        retired: AtomicBool::new(false),
-        faulted: AtomicBool::new(false),
-        exited: AtomicBool::new(false),
-        stop: CancellationToken::new(),
-        kill: CancellationToken::new(),
-    });
+    let worker = Worker::new(group.next_worker_id(), slot, pid, control);
     group
         .tracker
         .spawn(run(group.clone(), worker.clone(), child, events));
