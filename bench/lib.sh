@@ -5,7 +5,9 @@
 #                                  (OPTS: php -d options for the master, e.g. the JIT)
 #                                  (extra pool lines, e.g. php_admin_value, in LINES)
 #   nginx_start WORK PORT BODY     nginx, one worker, BODY inside `server { listen ...; }`
-#   run_wrk URL SECONDS CONNS      -> "rps p99_ms errors"; wrk's output in WORK/wrk.txt
+#   run_wrk URL SECONDS CONNS [ARGS...]
+#                                  -> "rps p99_ms errors"; wrk's output in WORK/wrk.txt
+#                                  (ARGS: more wrk options, e.g. -s script.lua)
 #   stop_servers WORK              nginx and php-fpm of WORK, if started
 # Each needs `work` (a private temp dir) set by the caller for run_wrk.
 
@@ -63,8 +65,8 @@ CONF
   nginx -c "$w/nginx.conf"
 }
 
-run_wrk() { # url seconds conns -> "rps p99_ms errors"
-  wrk -t2 -c"$3" -d"$2s" --latency "$1" > "$work/wrk.txt" 2>&1
+run_wrk() { # url seconds conns [wrk args...] -> "rps p99_ms errors"
+  wrk -t2 -c"$3" -d"$2s" --latency "${@:4}" "$1" > "$work/wrk.txt" 2>&1
   local rps p99 errors
   rps=$(awk '/Requests\/sec/{print $2}' "$work/wrk.txt")
   p99=$(awk '$1=="99%"{v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}' "$work/wrk.txt")

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -35,10 +36,14 @@ int main(void) {
         for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
         crc_table[i] = c;
     }
-    static uint8_t buf[1 << 20];
+    /* Grows to the largest frame seen (up to 1 GiB): a whole frame is read
+     * before it is echoed, like a PHP worker does. */
+    size_t cap = 1 << 20;
+    uint8_t *buf = malloc(cap);
+    if (!buf) return 1;
     size_t have = 0;
     for (;;) {
-        ssize_t r = read(0, buf + have, sizeof buf - have);
+        ssize_t r = read(0, buf + have, cap - have);
         if (r <= 0) return 0;
         have += (size_t)r;
         while (have >= 12) {
@@ -46,7 +51,13 @@ int main(void) {
             uint32_t pl = (uint32_t)buf[2] | (uint32_t)buf[3] << 8 | (uint32_t)buf[4] << 16 |
                           (uint32_t)buf[5] << 24;
             size_t tot = hl * 4 + pl;
-            if (tot > sizeof buf) return 1;
+            if (tot > ((size_t)1 << 30) + 64) return 1;
+            if (tot > cap) {
+                uint8_t *nb = realloc(buf, tot);
+                if (!nb) return 1;
+                buf = nb;
+                cap = tot;
+            }
             if (have < tot) break;
             if (buf[1] & 0x01) { /* CONTROL: stop or pid handshake */
                 if (memmem(buf + hl * 4, pl, "stop", 4)) return 0;

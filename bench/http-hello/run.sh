@@ -3,12 +3,20 @@
 # PHP processes, wrk on loopback, in one run. Last line:
 #   http-hello coyote_rps=N fpm_rps=M ratio=R coyote_p99_ms=X fpm_p99_ms=Y coyote_rss_mb=Z
 #     cpu_us_per_req=C (cpu_user_us=U cpu_sys_us=S) allocs_per_req=A
+#     http_ceiling_rps=H ceiling_ratio=Q
 # CPU per request: utime+stime of the coyote process over the measured hello
 # run divided by the requests wrk completed. Allocations per request: a second,
 # short run of a `--features count-allocs` build (a counting global allocator,
 # exported as coyote_allocations_total), allocations over requests between two
 # scrapes; its rate is not reported (the counting costs two atomics per
 # allocation).
+# HTTP ceiling (issue 16): the C driver of bench/ceiling feeds the same PHP
+# workers (worker.php, same count, OPcache on) the very request frame Coyote
+# sends for wrk's `GET /` (captured from a running Coyote by
+# bench/ceiling/capture-http.sh), for the same duration, with no server and
+# no wrk running: PHP's own limit on this route. ceiling_ratio =
+# coyote_rps / http_ceiling_rps, where coyote_rps was measured with wrk
+# sharing the cores and the ceiling with the driver alone.
 # Usage: bench/http-hello/run.sh [WORKERS] [SECONDS] [CONNECTIONS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -92,6 +100,14 @@ read -r a1 r1 <<<"$(scrape)"
 allocs=$(python3 -c "print(f'{($a1-$a0)/($r1-$r0):.1f}')")
 kill "$count_pid"; wait "$count_pid" 2>/dev/null || true
 echo "coyote CPU per hello request: ${cpu_total} us (user ${cpu_user}, sys ${cpu_sys}); allocations per request: ${allocs} ($((r1-r0)) requests, count-allocs build)"
+# --- HTTP ceiling: the same workers, no server, no wrk
+OUT="$work/ceiling" bench/ceiling/build.sh >/dev/null
+bench/ceiling/capture-http.sh target/release/coyote "$work/hello.frame"
+ceiling_line=$("$work/ceiling" -w "$workers" -d "$seconds" -f "$work/hello.frame" -- \
+  php -d opcache.enable_cli=1 "$root/bench/http-hello/worker.php")
+echo "http ceiling (C driver, the captured Coyote request frame, no server, no wrk): $ceiling_line"
+http_ceiling=$(tr ' ' '\n' <<<"$ceiling_line" | awk -F= '$1=="calls_per_sec"{print $2}')
+ceiling_ratio=$(python3 -c "print(f'{$h_c/$http_ceiling:.2f}')")
 echo "coyote RSS: idle $((idle_rss_kb/1024)) MB, under load $((c_rss_kb/1024)) MB (server process only, workers excluded)"
 ratio=$(python3 -c "print(f'{$h_c/$h_f:.2f}')")
-echo "http-hello coyote_rps=$h_c fpm_rps=$h_f ratio=$ratio coyote_p99_ms=$h_cp fpm_p99_ms=$h_fp coyote_rss_mb=$((idle_rss_kb/1024)) cpu_us_per_req=$cpu_total cpu_user_us=$cpu_user cpu_sys_us=$cpu_sys allocs_per_req=$allocs"
+echo "http-hello coyote_rps=$h_c fpm_rps=$h_f ratio=$ratio coyote_p99_ms=$h_cp fpm_p99_ms=$h_fp coyote_rss_mb=$((idle_rss_kb/1024)) cpu_us_per_req=$cpu_total cpu_user_us=$cpu_user cpu_sys_us=$cpu_sys allocs_per_req=$allocs http_ceiling_rps=$http_ceiling ceiling_ratio=$ceiling_ratio"
