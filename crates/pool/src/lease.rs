@@ -22,6 +22,11 @@ pub(crate) struct Lease {
     in_flight: bool,
     /// The answer is a stream (its first frame had STREAM set).
     streaming: bool,
+    /// The request frame was written whole. Dropped while it was only
+    /// partly written (a client gone mid-upload), the worker holds half a
+    /// frame and waits for the rest: no answer can come, so it is killed
+    /// at once instead of being drained until `stream_timeout`.
+    written: bool,
 }
 
 impl Lease {
@@ -31,6 +36,7 @@ impl Lease {
             inner,
             in_flight: false,
             streaming: false,
+            written: false,
         }
     }
 
@@ -50,11 +56,14 @@ impl Lease {
         };
         worker.state.set_status(WorkerStatus::Working);
         self.in_flight = true;
+        self.written = false;
+        let written = &mut self.written;
         let exec_ttl = self.inner.opts.supervisor.exec_ttl;
         let io = async {
             worker
                 .send_request(payload.codec, &payload.context, &payload.body)
                 .await?;
+            *written = true;
             worker.read_answer().await
         };
         let result = bounded(io, exec_ttl, deadline).await;
@@ -172,7 +181,11 @@ impl Drop for Lease {
         let Some(worker) = self.worker.take() else {
             return;
         };
-        if self.in_flight {
+        if self.in_flight && !self.written {
+            tracing::warn!(pool = %self.inner.opts.name, pid = worker.pid(),
+                "request abandoned while being written; killing the worker");
+            self.inner.kill(worker, WorkerStatus::Errored);
+        } else if self.in_flight {
             let _ = self
                 .inner
                 .events

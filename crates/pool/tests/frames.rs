@@ -55,6 +55,42 @@ async fn reading_large_answers_costs_time_linear_in_their_size() {
 }
 
 #[tokio::test]
+async fn a_request_abandoned_while_being_written_does_not_hold_its_worker() {
+    // A client gone mid-upload: the request frame is only partly written,
+    // so the worker waits for the rest and can never answer. It used to be
+    // "drained" until stream_timeout (60 s) with the pool short of a worker
+    // all along; it is now killed and replaced at once.
+    let mut o = opts("echo", 1);
+    o.stream_timeout = Duration::from_secs(60);
+    o.allocate_timeout = Duration::from_secs(20);
+    let pool = start(o).await;
+    let body = Bytes::from(vec![b'z'; 256 << 20]);
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(20),
+        pool.exec(Payload::raw("{}", body)),
+    )
+    .await;
+    assert!(
+        abandoned.is_err(),
+        "256 MiB were written in 20 ms: nothing was abandoned mid-write"
+    );
+    let started = Instant::now();
+    let answer = pool
+        .exec(Payload::raw("{}", Bytes::from_static(b"after")))
+        .await
+        .unwrap();
+    assert_eq!(&answer.body[..], b"after");
+    // Elapsed time is the behaviour under test: a replacement worker boots
+    // in well under a second; a drain waits the whole stream_timeout.
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(10),
+        "the next request waited {took:?}"
+    );
+    pool.shutdown().await;
+}
+
+#[tokio::test]
 async fn oversized_frame_from_worker_is_refused() {
     let mut o = opts("echo", 1);
     o.max_frame_payload = 1024;
