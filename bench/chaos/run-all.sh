@@ -26,6 +26,9 @@ run() { # name command...
   [ $rc -eq 0 ] || status=1
 }
 scripts/deps.sh bench >&2
+# The fault tests include the broker suites: the same brokers as scripts/test,
+# found at their addresses or started here (and stopped at exit).
+source scripts/brokers.sh redis amqp beanstalk nats sqs memcached
 run tests bash -c 'cargo test --workspace --locked 2>&1 | grep -E "^test result|FAILED|panicked"; rc=${PIPESTATUS[0]}; echo "cargo test --workspace exit=$rc"; exit $rc'
 run kill-storm bench/chaos/kill-storm.sh "$storm" 4 32
 run handoff-storm bench/chaos/handoff-kill-storm.sh 10 4 32
