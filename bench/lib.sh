@@ -9,6 +9,10 @@
 #                                  -> "rps p99_ms errors"; wrk's output in WORK/wrk.txt
 #                                  (ARGS: more wrk options, e.g. -s script.lua)
 #   stop_servers WORK              nginx and php-fpm of WORK, if started
+#   coyote_http_start PORT WORKERS COMMAND [PATH]
+#                                  target/release/coyote with one http pool
+#                                  (WORK/.rr.yaml, log WORK/coyote.log) until
+#                                  PATH (default /) answers; pid in coyote_pid
 # Each needs `work` (a private temp dir) set by the caller for run_wrk.
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -78,4 +82,22 @@ stop_servers() { # work
   [ -f "$1/nginx.pid" ] && kill "$(cat "$1/nginx.pid")" 2>/dev/null
   [ -f "$1/fpm.pid" ] && kill "$(cat "$1/fpm.pid")" 2>/dev/null
   return 0
+}
+
+coyote_http_start() { # port workers command [path]
+  local port=$1 n=$2 cmd=$3 path=${4:-/}
+  cat > "$work/.rr.yaml" <<YAML
+version: "3"
+server:
+  command: "$cmd"
+http:
+  address: 127.0.0.1:$port
+  pool:
+    num_workers: $n
+logs:
+  level: warn
+YAML
+  target/release/coyote serve -c "$work/.rr.yaml" > "$work/coyote.log" 2>&1 &
+  coyote_pid=$!
+  wait_http "http://127.0.0.1:$port$path" || { cat "$work/coyote.log" >&2; return 1; }
 }

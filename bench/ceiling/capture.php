@@ -7,39 +7,17 @@
 //   usage (as a Coyote worker command): php capture.php OUT_FILE
 declare(strict_types=1);
 
-function frame(int $flags, string $payload, array $opts = []): string {
-    $h = pack('CCV', 0x10 | (3 + count($opts)), $flags, strlen($payload));
-    $h .= pack('V', crc32($h)) . "\0\0";
-    foreach ($opts as $o) { $h .= pack('V', $o); }
-    return $h . $payload;
-}
+require __DIR__ . '/frames.php';
 
 $outFile = $argv[1] ?? '';
 if ($outFile === '') { fwrite(STDERR, "capture.php: usage: php capture.php OUT_FILE\n"); exit(2); }
 $captured = false;
 $buf = '';
 while (true) {
-    while (strlen($buf) < 12) {
-        $chunk = fread(STDIN, 65536);
-        if ($chunk === false || $chunk === '') { exit(0); }
-        $buf .= $chunk;
-    }
-    $hl = ord($buf[0]) & 0x0F;
-    $flags = ord($buf[1]);
-    $plen = unpack('V', $buf, 2)[1];
-    if ($hl < 3 || $hl > 13 || unpack('V', $buf, 6)[1] !== crc32(substr($buf, 0, 6))) {
-        fwrite(STDERR, "capture.php: bad frame header\n");
-        exit(1);
-    }
-    $total = $hl * 4 + $plen;
-    while (strlen($buf) < $total) {
-        $chunk = fread(STDIN, 1 << 20);
-        if ($chunk === false || $chunk === '') { exit(0); }
-        $buf .= $chunk;
-    }
-    $frame = substr($buf, 0, $total);
+    $next = next_frame(STDIN, $buf, 'capture.php');
+    if ($next === null) { exit(0); }
+    [$flags, $hl, , $frame] = $next;
     $payload = substr($frame, $hl * 4);
-    $buf = (string) substr($buf, $total);
     if ($flags & 0x01) { // CONTROL: handshake or stop
         if (str_contains($payload, 'stop')) { exit(0); }
         fwrite(STDOUT, frame(0x01, json_encode(['pid' => getmypid()])));

@@ -35,19 +35,7 @@ PHP
 # --- Coyote
 php_flags=""; for o in "${opcache_cli[@]}"; do php_flags+=" -d $o"; done
 c_opcache=$(php $php_flags "$work/opcache.php")
-cat > "$work/.rr.yaml" <<YAML
-version: "3"
-server:
-  command: "php$php_flags $app/worker.php"
-http:
-  address: 127.0.0.1:$cport
-  pool:
-    num_workers: $workers
-logs:
-  level: warn
-YAML
-target/release/coyote serve -c "$work/.rr.yaml" > "$work/coyote.log" 2>&1 &
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$cport$route" >/dev/null && break; sleep 0.1; done
+coyote_http_start "$cport" "$workers" "php$php_flags $app/worker.php" "$route"
 
 # --- nginx + php-fpm (static pool of the same size, unix socket)
 fpm_start "$work" "$workers" "php_admin_value[opcache.validate_timestamps] = 0"

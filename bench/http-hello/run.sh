@@ -33,22 +33,9 @@ work=$(mktemp -d); chmod 755 "$work"; trap 'rm -f "$counting_bin"; kill $(jobs -
 cport=$(free_port); nport=$(free_port)
 
 # --- Coyote
-cat > "$work/.rr.yaml" <<YAML
-version: "3"
-server:
-  # OPcache on, as php-fpm has it by default (and as RoadRunner's docs
-  # advise for workers): both sides run the same optimised PHP.
-  command: "php -d opcache.enable_cli=1 $root/bench/http-hello/worker.php"
-http:
-  address: 127.0.0.1:$cport
-  pool:
-    num_workers: $workers
-logs:
-  level: warn
-YAML
-target/release/coyote serve -c "$work/.rr.yaml" > "$work/coyote.log" 2>&1 &
-coyote_pid=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$cport/" >/dev/null && break; sleep 0.1; done
+# OPcache on, as php-fpm has it by default (and as RoadRunner's docs advise
+# for workers): both sides run the same optimised PHP.
+coyote_http_start "$cport" "$workers" "php -d opcache.enable_cli=1 $root/bench/http-hello/worker.php"
 idle_rss_kb=$(awk '/VmRSS/{print $2}' /proc/$coyote_pid/status)
 
 # --- nginx + php-fpm (static pool of the same size, unix socket)

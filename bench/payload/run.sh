@@ -62,20 +62,7 @@ export LC_ALL=C
 coyote_pid=
 start_coyote() {
   hport=$(free_port)
-  cat > "$work/.rr.yaml" <<YAML
-version: "3"
-server:
-  command: "php $root/bench/payload/worker.php"
-http:
-  address: 127.0.0.1:$hport
-  pool:
-    num_workers: $workers
-logs:
-  level: warn
-YAML
-  target/release/coyote serve -c "$work/.rr.yaml" > "$work/coyote.log" 2>&1 &
-  coyote_pid=$!
-  wait_http "http://127.0.0.1:$hport/" || { cat "$work/coyote.log" >&2; exit 1; }
+  coyote_http_start "$hport" "$workers" "php $root/bench/payload/worker.php" || exit 1
 }
 stop_coyote() {
   kill -9 "$coyote_pid" 2>/dev/null || true # its workers exit on their stdin's EOF

@@ -148,20 +148,13 @@ fn custom_delimiter_and_client_hangup() {
     let mut rest = String::new();
     client.reader.read_to_string(&mut rest).unwrap();
     assert_eq!(rest, "tail");
-    assert!(
-        wait_for_output(&server, &format!("closed {uuid}"), LIMIT),
-        "{}",
-        server.output()
-    );
+    assert_closed_logged(&server, &uuid);
 }
 
 #[test]
 fn rpc_close_closes_that_connection_only() {
     let server = start("");
-    let mut victim = Client::connect(&server, "echo");
-    let mut other = Client::connect(&server, "echo");
-    let uuid = victim.greeting("echo");
-    other.greeting("echo");
+    let (mut victim, mut other, uuid) = two_greeted(&server);
 
     let (runtime, mut rpc) = blocking_rpc(&server);
     let body = serde_json::to_vec(&uuid).unwrap();
@@ -170,11 +163,7 @@ fn rpc_close_closes_that_connection_only() {
         .unwrap();
     assert_eq!(&answer[..], b"true");
     victim.closed();
-    assert!(
-        wait_for_output(&server, &format!("closed {uuid}"), LIMIT),
-        "{}",
-        server.output()
-    );
+    assert_closed_logged(&server, &uuid);
     // An unknown uuid is not an error (RoadRunner's answer), raw codec too.
     let answer = runtime
         .block_on(rpc.call_raw("tcp.Close", flags::CODEC_RAW, "nope".into()))
@@ -191,10 +180,7 @@ fn rpc_close_closes_that_connection_only() {
 #[test]
 fn rpc_close_in_the_protobuf_codec() {
     let server = start("");
-    let mut victim = Client::connect(&server, "echo");
-    let mut other = Client::connect(&server, "echo");
-    let uuid = victim.greeting("echo");
-    other.greeting("echo");
+    let (mut victim, mut other, uuid) = two_greeted(&server);
 
     let (runtime, mut rpc) = blocking_rpc(&server);
     let close = |rpc: &mut coyote_rpc::RpcClient, body: Vec<u8>| {
@@ -217,11 +203,7 @@ fn rpc_close_in_the_protobuf_codec() {
     let answer = close(&mut rpc, request).unwrap();
     assert_eq!(Response::decode(answer).unwrap(), Response { ok: true });
     victim.closed();
-    assert!(
-        wait_for_output(&server, &format!("closed {uuid}"), LIMIT),
-        "{}",
-        server.output()
-    );
+    assert_closed_logged(&server, &uuid);
     // An unknown uuid is not an error here either.
     let unknown = CloseRequest {
         uuid: "nope".into(),
@@ -354,6 +336,24 @@ fn the_graceful_stop_closes_idle_connections_with_their_close_event() {
     assert!(rest.is_empty() || rest.starts_with(b"hello "), "{rest:?}");
     assert!(
         server.output().contains(&format!("closed {uuid}")),
+        "{}",
+        server.output()
+    );
+}
+
+/// Two clients of the echo server, greeted; the first one's uuid.
+fn two_greeted(server: &Server) -> (Client, Client, String) {
+    let mut victim = Client::connect(server, "echo");
+    let mut other = Client::connect(server, "echo");
+    let uuid = victim.greeting("echo");
+    other.greeting("echo");
+    (victim, other, uuid)
+}
+
+/// The server logged the close of connection `uuid`.
+fn assert_closed_logged(server: &Server, uuid: &str) {
+    assert!(
+        wait_for_output(server, &format!("closed {uuid}"), LIMIT),
         "{}",
         server.output()
     );
